@@ -1,0 +1,1 @@
+"""Network emulation for tests and benchmarks: a fault-injecting TCP proxy and netns links."""
