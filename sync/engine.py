@@ -1,0 +1,200 @@
+"""The sync loop: push the outbox, pull until quiet, repeat while work appeared meanwhile.
+
+The engine holds no state of its own: everything it must remember (the outbox, the cursor, the
+client id) is in the replica and changes only in the replica's own transactions. That is what
+makes a sync cut at any point — a dropped link, a killed process — resume where it stopped:
+
+- a push whose answer was lost is simply sent again; the server answers ``duplicate`` for
+  what it already decided, and the outbox is trimmed only once the outcomes are stored;
+- each pulled page is stored together with its cursor in one transaction, so the next pull
+  starts after the last page that was stored, never before and never after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from sync.client import SyncClient
+from sync.errors import ServerError, SyncError
+
+#: Called as ``progress(phase, done, total)``; ``phase`` is "push" or "pull"; ``total`` is None
+#: when unknown (a pull does not know how many pages are coming).
+Progress = Callable[[str, int, "int | None"], None]
+
+#: How many actions one push carries (the protocol's maximum).
+PUSH_BATCH = 500
+#: How many push+pull rounds one sync makes at most while the outbox keeps growing.
+MAX_ROUNDS = 3
+#: How many clean re-pulls the server may ask for in one sync before we call it broken.
+MAX_RESETS = 2
+
+
+@dataclass
+class SyncReport:
+    """What one sync did. ``conflicts`` is the number of open conflicts left afterwards."""
+
+    pushed: int = 0  # actions sent (a resend counts again)
+    applied: int = 0
+    duplicates: int = 0  # already decided before (a resend after a lost answer)
+    rejected: int = 0  # refused now: in the conflict inbox
+    pulled_tickets: int = 0
+    removed: int = 0  # tickets that left the unit's scope
+    notes: int = 0
+    events: int = 0
+    pages: int = 0
+    resets: int = 0
+    rounds: int = 0
+    requests: int = 0
+    retries: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    pending: int = 0  # still unsent afterwards
+    conflicts: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def sync(
+    replica,
+    client: SyncClient,
+    *,
+    progress: Progress | None = None,
+    push: bool = True,
+    pull: bool = True,
+    page_limit: int | None = None,
+) -> SyncReport:
+    """Bring ``replica`` and the server together. Raises a :class:`~sync.errors.SyncError`
+    (after recording it in the replica) when the server cannot be used; work is kept."""
+    started = time.monotonic()
+    report = SyncReport()
+    before = _snapshot(client)
+    notify = progress or (lambda phase, done, total: None)
+    try:
+        _ensure_identity(replica, client)
+        for _ in range(MAX_ROUNDS):
+            report.rounds += 1
+            if push:
+                _push_outbox(replica, client, report, notify)
+            if pull:
+                _pull_pages(replica, client, report, notify, page_limit)
+            if not push or replica.pending_count() == 0:
+                break
+    except SyncError as exc:
+        _finish(replica, client, report, before, started)
+        report.errors.append(str(exc))
+        if not isinstance(exc, ServerError):
+            # Garbage from a misbehaving server leaves the replica exactly as it was (SPEC §8);
+            # an unreachable or refusing server is worth remembering for the status line.
+            with contextlib.suppress(Exception):  # never mask the real failure with this one
+                replica.record_sync(ok=False, error=str(exc))
+        raise
+    _finish(replica, client, report, before, started)
+    replica.record_sync(ok=True)
+    return report
+
+
+def _ensure_identity(replica, client: SyncClient) -> None:
+    """A replica made with ``fycli init --offline`` learns who it belongs to on its first sync."""
+    state = replica.state()
+    if state.unit_id is None:
+        replica.set_identity(client.me(), client.base_url)
+
+
+def _push_outbox(replica, client: SyncClient, report: SyncReport, notify: Progress) -> None:
+    total = replica.pending_count()
+    if total == 0:
+        return
+    client_id = replica.state().client_id
+    done = 0
+    notify("push", 0, total)
+    while True:
+        batch = replica.outbox(limit=PUSH_BATCH)
+        if not batch:
+            break
+        response = client.push(client_id, [(e.seq, e.action_json) for e in batch])
+        sent = {e.action_id for e in batch}
+        answered = {r.action_id for r in response.results}
+        if not sent <= answered:
+            # Without an outcome for every action the outbox could not shrink: looping on would
+            # resend forever. Store what was decided, then stop with a clear message.
+            replica.apply_push_results([r for r in response.results if r.action_id in sent])
+            raise ServerError(
+                f"the server at {client.base_url} left {len(sent - answered)} of {len(sent)} pushed "
+                "actions undecided, which breaks fycli's sync protocol; they stay in the outbox"
+            )
+        replica.apply_push_results(response.results)
+        report.pushed += len(batch)
+        for result in response.results:
+            if result.outcome == "applied":
+                report.applied += 1
+            elif result.outcome == "duplicate":
+                report.duplicates += 1
+            else:
+                report.rejected += 1
+        done += len(batch)
+        notify("push", done, max(total, done))
+
+
+def _pull_pages(
+    replica, client: SyncClient, report: SyncReport, notify: Progress, page_limit: int | None
+) -> None:
+    resets = 0
+    pages = 0
+    notify("pull", 0, None)
+    while True:
+        state = replica.state()
+        page = client.pull(
+            state.cursor,
+            limit=page_limit,
+            calendar_version=state.calendar_version,
+            metrics_etag=state.metrics_etag,
+        )
+        if page.reset:
+            resets += 1
+            if resets > MAX_RESETS:
+                raise ServerError(
+                    f"the server at {client.base_url} asked for a clean re-pull {resets} times in one "
+                    "sync; it is misbehaving. Nothing was lost; tell the platform's operator."
+                )
+            replica.reset_pulled_state()
+            report.resets += 1
+            continue
+        if page.has_more and state.cursor is not None and page.cursor == state.cursor:
+            raise ServerError(
+                f"the server at {client.base_url} said there is more to pull but did not move the "
+                "cursor; it is misbehaving. Nothing was lost; tell the platform's operator."
+            )
+        replica.apply_pull_page(page)
+        pages += 1
+        report.pages += 1
+        report.pulled_tickets += len(page.tickets)
+        report.removed += len(page.removed)
+        report.notes += len(page.notes)
+        report.events += len(page.events)
+        notify("pull", pages, None if page.has_more else pages)
+        if not page.has_more:
+            return
+
+
+def _snapshot(client: SyncClient) -> tuple[int, int, int, int]:
+    s = client.stats
+    return (s.requests, s.retries, s.bytes_sent, s.bytes_received)
+
+
+def _finish(replica, client: SyncClient, report: SyncReport, before, started: float) -> None:
+    requests, retries, sent, received = _snapshot(client)
+    report.requests = requests - before[0]
+    report.retries = retries - before[1]
+    report.bytes_sent = sent - before[2]
+    report.bytes_received = received - before[3]
+    report.seconds = round(time.monotonic() - started, 3)
+    with contextlib.suppress(Exception):  # the report is informative; never mask the outcome
+        state = replica.state()
+        report.pending = state.pending
+        report.conflicts = state.open_conflicts
