@@ -7,8 +7,10 @@ are arguments) both sides reach the same answer from the same inputs.
 
 How a liaison's offline action is judged, in order:
 
-1. the ticket must exist and be one the liaison's unit may see, else ``NOT_FOUND``;
-2. the actor's role must be allowed to make this kind of action, else ``NOT_ALLOWED``;
+1. the actor's role must be allowed to make this kind of action, else ``NOT_ALLOWED`` (this
+   looks at the action only, so it reveals nothing about the ticket);
+2. the ticket must exist and be one the liaison's unit holds or held, else ``NOT_FOUND`` —
+   the same answer as for a number that does not exist, so nothing leaks;
 3. a note is always accepted (append-only, never a conflict);
 4. the ticket must still be with the liaison's unit, else ``REASSIGNED``;
 5. the assignment epoch must equal the one the action was based on, else the reason the epoch
@@ -16,7 +18,8 @@ How a liaison's offline action is judged, in order:
 6. the current status must allow the action (not the base status: a request to return an
    assigned ticket that a colleague meanwhile signed for is still fine), else
    ``ALREADY_RESOLVED`` for a second reply — which is kept as a note — or ``STATUS_CHANGED``.
-   Signing for a ticket a colleague already signed for is applied as a no-op.
+   Signing for a ticket a colleague already signed for is applied as a no-op. A second
+   extension request while one is pending is ``STATUS_CHANGED``.
 
 Central actions win: they are decided against the current state, refused only when the table
 does not allow them from the current status (``NOT_ALLOWED``) or their content is unusable.
@@ -202,8 +205,9 @@ def decide(
 
 
 def _decide_liaison(ticket, action, actor, now, calendar, row) -> Decision:
-    held = ticket.unit_id == actor.unit_id
-    ever_held = held or actor.unit_id in ticket.past_units
+    # A liaison without a unit holds nothing (``None == None`` must not match a registered ticket).
+    held = actor.unit_id is not None and ticket.unit_id == actor.unit_id
+    ever_held = held or (actor.unit_id is not None and actor.unit_id in ticket.past_units)
     if not ever_held:
         # Never reveal a ticket of another unit, not even that it exists.
         return Rejected(Reason.NOT_FOUND, f"no ticket {ticket.id}")
@@ -247,7 +251,9 @@ def _deadlines(calendar: WorkCalendar, now: dt.datetime, complexity) -> dict:
 
 
 def _moved_to(ticket: Ticket, unit_id: str, cause: EpochCause, calendar, now) -> dict:
-    past = list(ticket.past_units)
+    # past_units are the units that held it before and do not hold it now: a ticket reassigned
+    # back to an earlier unit takes that unit off the list (it holds it again).
+    past = [unit for unit in ticket.past_units if unit != unit_id]
     if ticket.unit_id and ticket.unit_id not in past:
         past.append(ticket.unit_id)
     return {
@@ -305,8 +311,10 @@ def _apply(ticket, action, actor: Actor, now, calendar, row: Transition) -> Deci
         case Accept():
             changes = {"accepted_at": now}
         case RequestReturn():
-            changes = {"return_reason": action.reason}
-            detail = {"reason": action.reason}
+            # Asking to give the ticket away withdraws a pending request for more time: an
+            # extension is decided only while in progress, and a refused return starts afresh.
+            changes = {"return_reason": action.reason, "extension": None}
+            detail = {"reason": action.reason, "extension_withdrawn": ticket.extension is not None or None}
         case Resolve():
             changes = {"reply": action.reply, "replied_by": actor.name, "resolved_at": now, "extension": None}
         case RejectReply():
@@ -433,9 +441,11 @@ def invariant_violations(ticket: Ticket) -> list[str]:
     if ticket.status is S.REGISTERED and (ticket.unit_id is not None or ticket.epoch != 0):
         problems.append("a registered ticket has no unit and epoch 0")
     if ticket.status in WITH_UNIT and (
-        ticket.unit_id is None or ticket.epoch < 1 or ticket.handle_due is None
+        ticket.unit_id is None or ticket.epoch < 1 or ticket.handle_due is None or ticket.sign_due is None
     ):
         problems.append("an assigned ticket has a unit, an epoch and deadlines")
+    if (ticket.epoch == 0) != (ticket.epoch_cause is None):
+        problems.append("the epoch has moved exactly when there is a cause for it")
     if (ticket.status is S.RETURN_REQUESTED) != (ticket.return_reason is not None):
         problems.append("a return reason exists exactly while a return is requested")
     if ticket.status in (S.RESOLVED, S.CLOSED, S.ARCHIVED) and not ticket.reply:
