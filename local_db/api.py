@@ -112,6 +112,9 @@ class LocalResult:
     action_id: str | None = None  # set when queued
     reason: Reason | None = None  # why it could not even be queued (e.g. already resolved locally)
     message: str = ""
+    #: Every action id queued for this ticket, in order: resolving a 待签收 ticket queues an
+    #: accept then the resolve (``action_id`` is the resolve's; undo of either undoes both).
+    queued: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,82 +1,1012 @@
 """The liaison's replica: a local SQLite copy of the unit's tickets, worked fully offline.
 
-Implementation of the operations listed on :class:`Replica`. See local_db/api.py for the types.
+What it keeps (see local_db/schema.py for the tables): the server's last known state of each
+ticket (the JSON as pulled, plus narrow columns for lists), notes and events, the outbox of
+unsent actions, the conflict inbox, the sync state, the calendar and the unit's metrics.
+
+What the liaison sees is the server state with the unsent actions of the outbox applied on
+top, in order, through :func:`schemas.workflow.decide` (as a liaison of the replica's unit, at
+the time each action was made, on the stored calendar). An unsent action the local rule
+refuses stays queued — the server decides — but does not change the view. The view's columns
+are rewritten for the affected tickets after every local action, push result and pulled page.
+
+Threads: one :class:`Replica` may be shared by threads (calls are serialised by a lock), or
+each thread may open its own on the same file (WAL: readers never wait for the writer).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import contextlib
+import datetime as dt
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
+import orjson
+import sqlite_utils
+from pydantic import TypeAdapter, ValidationError
+
+from local_db import queries
 from local_db.api import (
     Conflict,
     LocalResult,
     OutboxEntry,
+    ReplicaError,
     SyncState,
     TicketDetail,
     TicketQuery,
     TicketRow,
     View,
 )
-from schemas.calendar import WorkCalendar
+from local_db.columns import COLUMNS, BadTicket, check_raw_ticket, columns_of
+from local_db.schema import SCHEMA_VERSION, corrupt_error, inspect_file, locked_error, migrate
+from schemas.actions import (
+    Accept,
+    AddNote,
+    LiaisonActionT,
+    RequestExtension,
+    RequestReturn,
+    Resolve,
+)
+from schemas.calendar import HolidayTable, WorkCalendar, beijing_date
+from schemas.enums import Reason, Role, Status
+from schemas.ticket import MAX_TEXT, Event, Note, Ticket
 from schemas.wire import ActionResult, Me, PullResponse, UnitMetrics
+from schemas.workflow import Actor, Applied, base_of, decide
+
+_ACTION = TypeAdapter(LiaisonActionT)
+_TABLES = TypeAdapter(list[HolidayTable])
+
+#: How a refused action's text is kept when the liaison chooses "keep as a note".
+NOTE_PREFIX = {
+    "resolve": "【未能提交的答复】",
+    "request_return": "【未能提交的退回申请】",
+    "request_extension": "【未能提交的延期申请】",
+    "note": "",
+}
+
+_UPSERT_TICKET = (
+    f"INSERT INTO tickets (rid, {', '.join(COLUMNS)}, in_scope) "
+    f"VALUES (?, {', '.join('?' for _ in COLUMNS)}, 1) "
+    f"ON CONFLICT (rid) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in COLUMNS)}, in_scope = 1"
+)
+_UPDATE_VIEW = f"UPDATE tickets SET {', '.join(f'{c} = ?' for c in COLUMNS[1:])}, pending = ?, conflict = ? WHERE rid = ?"
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _parse_dt(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
 
 
 class Replica:
     """One replica file. Every liaison action is one local transaction and is queued."""
 
-    @classmethod
-    def open(cls, path: Path | str, *, create: bool = False, clock: Callable | None = None) -> Replica:
-        """Open (or with ``create`` make) a replica. Raises ReplicaError for an unusable file."""
-        raise NotImplementedError
+    def __init__(self, path: Path, conn: sqlite3.Connection, clock: Callable[[], dt.datetime]) -> None:
+        self.path = path
+        self._conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._calendar: WorkCalendar | None = None
 
-    def close(self) -> None: ...
+    # -- opening --------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        path: Path | str,
+        *,
+        create: bool = False,
+        clock: Callable[[], dt.datetime] | None = None,
+        timeout: float = 5.0,
+    ) -> Replica:
+        """Open (or with ``create`` make) a replica. Raises ReplicaError for an unusable file.
+
+        A file that is not a replica is refused *before* anything is written to it. ``timeout``
+        is how long to wait for another process holding the write lock. ``clock`` returns an
+        aware datetime (tests pass a fixed one).
+        """
+        path = Path(path)
+        if path.exists():
+            if path.is_dir():
+                raise ReplicaError(f"{path} is a directory; give the path of the replica file")
+            version = inspect_file(path)
+        elif create:
+            if not path.parent.is_dir():
+                raise ReplicaError(f"cannot create {path}: the directory {path.parent} does not exist")
+            version = None
+        else:
+            raise ReplicaError(f"no replica at {path}; run `fycli init` to create one")
+        if version is None and not create:
+            raise ReplicaError(f"{path} is empty, not a replica; run `fycli init` to create one")
+        try:
+            conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as e:
+            raise ReplicaError(f"cannot open {path}: {e}") from e
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across app crashes
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA cache_size = -32000")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            if (version or 0) < SCHEMA_VERSION:
+                migrate(conn, version or 0)
+            replica = cls(path, conn, clock or _utcnow)
+            with replica._tx():
+                if replica._meta("client_id") is None:
+                    replica._set_meta(client_id=uuid.uuid4().hex, calendar_version="0")
+        except sqlite3.OperationalError as e:
+            conn.close()
+            if "locked" in str(e) or "busy" in str(e):
+                raise locked_error(path) from e
+            raise corrupt_error(path, e) from e
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise corrupt_error(path, e) from e
+        return replica
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Replica:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE: a busy file fails here, before any work)."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                if "locked" in str(e) or "busy" in str(e):
+                    raise locked_error(self.path) from e
+                raise
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    # -- meta -----------------------------------------------------------------------------
+    def _meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, **values: Any) -> None:
+        self._conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [(k, None if v is None else str(v)) for k, v in values.items()],
+        )
+
+    def _all_meta(self) -> dict[str, str | None]:
+        return dict(self._conn.execute("SELECT key, value FROM meta"))
 
     # -- identity and sync state --------------------------------------------------------
-    def state(self) -> SyncState: ...
-    def set_identity(self, me: Me, server_url: str) -> None: ...
-    def record_sync(self, *, ok: bool, error: str | None = None) -> None: ...
+    def state(self) -> SyncState:
+        with self._lock:
+            m = self._all_meta()
+            pending = self._conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            conflicts = self._conn.execute("SELECT count(*) FROM conflicts WHERE state = 'open'").fetchone()[
+                0
+            ]
+            tickets = self._conn.execute("SELECT count(*) FROM tickets WHERE in_scope = 1").fetchone()[0]
+        return SyncState(
+            client_id=m["client_id"] or "",
+            server_url=m.get("server_url"),
+            unit_id=m.get("unit_id"),
+            unit_name=m.get("unit_name"),
+            liaison_name=m.get("liaison_name"),
+            cursor=m.get("cursor"),
+            calendar_version=int(m.get("calendar_version") or 0),
+            metrics_etag=m.get("metrics_etag"),
+            last_sync_at=_parse_dt(m.get("last_sync_at")),
+            last_error=m.get("last_error"),
+            pending=pending,
+            open_conflicts=conflicts,
+            tickets=tickets,
+            extra={
+                "liaison_id": m.get("liaison_id"),
+                "server_id": m.get("server_id"),
+                "acked_seq": int(m.get("acked_seq") or 0),
+                "out_of_scope": self._count("SELECT count(*) FROM tickets WHERE in_scope = 0"),
+                "schema_version": SCHEMA_VERSION,
+            },
+        )
+
+    def _count(self, sql: str, params: Any = ()) -> int:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchone()[0]
+
+    def set_identity(self, me: Me, server_url: str) -> None:
+        """Remember who this replica belongs to (from ``GET /v1/me``) and where the server is."""
+        with self._tx():
+            self._set_meta(
+                server_url=server_url,
+                unit_id=me.unit_id,
+                unit_name=me.unit_name,
+                liaison_name=me.name,
+                liaison_id=me.liaison_id,
+                server_id=me.server_id,
+            )
+
+    def record_sync(self, *, ok: bool, error: str | None = None) -> None:
+        """After a sync: when it ended well, its time; otherwise the error to show."""
+        with self._tx():
+            if ok:
+                self._set_meta(last_sync_at=_iso(self._clock()), last_error=None)
+            else:
+                self._set_meta(last_error=error or "sync failed")
+
+    # -- the view: server state with the unsent actions applied ---------------------------
+    def _actor(self, ticket: Ticket | None) -> Actor:
+        unit = self._meta("unit_id") or (ticket.unit_id if ticket is not None else None)
+        return Actor(Role.LIAISON, self._meta("liaison_name") or "liaison", unit)
+
+    def _replay(
+        self, server: Ticket | None, actions: Iterable, actor: Actor
+    ) -> tuple[Ticket | None, list[Note]]:
+        """Apply queued actions on ``server`` in order; refused ones change nothing."""
+        view, notes = server, []
+        calendar = self.calendar()
+        for action in actions:
+            decision = decide(view, action, actor, action.created_at, calendar)
+            if isinstance(decision, Applied):
+                view = decision.ticket
+                notes.extend(decision.notes)
+        return view, notes
+
+    def _load(self, ticket_ids: list[str]) -> dict[str, tuple[int, Ticket, int, int]]:
+        """rid, server Ticket, pending and conflict counts of the given tickets that exist."""
+        rows = self._conn.execute(
+            "SELECT t.id, t.rid, d.json, t.pending, t.conflict FROM tickets t JOIN docs d ON d.rid = t.rid "
+            "WHERE t.id IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(ticket_ids).decode(),),
+        )
+        out = {}
+        for ticket_id, rid, doc, pending, conflict in rows:
+            try:
+                out[ticket_id] = (rid, Ticket.model_validate_json(doc), pending, conflict)
+            except ValidationError as e:
+                raise ReplicaError(
+                    f"ticket {ticket_id} in {self.path} does not match the ticket schema ({e.error_count()} "
+                    "errors); run `fycli sync` to pull it again"
+                ) from e
+        return out
+
+    def _pending_actions(self, ticket_ids: Iterable[str]) -> dict[str, list]:
+        out: dict[str, list] = {}
+        rows = self._conn.execute(
+            "SELECT ticket_id, json FROM outbox WHERE ticket_id IN (SELECT value FROM json_each(?)) ORDER BY seq",
+            (orjson.dumps(list(ticket_ids)).decode(),),
+        )
+        for ticket_id, doc in rows:
+            out.setdefault(ticket_id, []).append(_ACTION.validate_json(doc))
+        return out
+
+    def _refresh(self, ticket_ids: Iterable[str]) -> None:
+        """Recompute the view columns, pending and conflict counts of these tickets (inside a tx)."""
+        ids = list(dict.fromkeys(ticket_ids))
+        if not ids:
+            return
+        loaded = self._load(ids)
+        if not loaded:
+            return
+        pending = self._pending_actions(loaded)
+        conflicts = dict(
+            self._conn.execute(
+                "SELECT ticket_id, count(*) FROM conflicts WHERE state = 'open' "
+                "AND ticket_id IN (SELECT value FROM json_each(?)) GROUP BY ticket_id",
+                (orjson.dumps(list(loaded)).decode(),),
+            )
+        )
+        updates = []
+        for ticket_id, (rid, server, _, _) in loaded.items():
+            actions = pending.get(ticket_id, [])
+            view = self._replay(server, actions, self._actor(server))[0] if actions else server
+            updates.append((*columns_of(view)[1:], len(actions), conflicts.get(ticket_id, 0), rid))
+        self._conn.executemany(_UPDATE_VIEW, updates)
 
     # -- the liaison's actions: each one local transaction, queued in the outbox ----------
-    def accept(self, ticket_ids: list[str]) -> list[LocalResult]: ...
-    def add_note(self, ticket_id: str, text: str, kind: str = "note") -> LocalResult: ...
-    def resolve(self, ticket_ids: list[str], reply: str) -> list[LocalResult]: ...
-    def request_return(self, ticket_id: str, reason: str) -> LocalResult: ...
-    def request_extension(self, ticket_id: str, days: int, reason: str) -> LocalResult: ...
+    def accept(self, ticket_ids: list[str]) -> list[LocalResult]:
+        """签收 each ticket (bulk: one transaction, one result per ticket)."""
+        return self._act(
+            ticket_ids, lambda view, now: [Accept(ticket_id=view.id, base=base_of(view), created_at=now)]
+        )
+
+    def add_note(self, ticket_id: str, text: str, kind: str = "note") -> LocalResult:
+        """Queue a handling note (``kind``: note, call or attachment). Notes never conflict."""
+        text = text.strip()
+        if not text:
+            return LocalResult(ticket_id, False, reason=Reason.INVALID, message="the note is empty")
+        if kind not in ("note", "call", "attachment"):
+            return LocalResult(ticket_id, False, reason=Reason.INVALID, message=f"unknown note kind {kind!r}")
+        text = text[:MAX_TEXT]
+
+        def make(view: Ticket, now: dt.datetime) -> list:
+            return [AddNote(ticket_id=view.id, base=base_of(view), created_at=now, text=text, note_kind=kind)]
+
+        return self._act([ticket_id], make)[0]
+
+    def resolve(self, ticket_ids: list[str], reply: str) -> list[LocalResult]:
+        """办结 each ticket with ``reply`` (bulk). A ticket still 待签收 is signed for first:
+        an accept and the resolve are queued together (and undone together)."""
+        reply = reply.strip()
+        if not reply or len(reply) > MAX_TEXT:
+            why = "the reply is empty" if not reply else f"the reply is longer than {MAX_TEXT} characters"
+            return [LocalResult(i, False, reason=Reason.INVALID, message=why) for i in ticket_ids]
+
+        def make(view: Ticket, now: dt.datetime) -> list:
+            actions: list = []
+            if view.status is Status.ASSIGNED:
+                actions.append(Accept(ticket_id=view.id, base=base_of(view), created_at=now))
+                # The resolve is based on the state the accept leads to: in progress, same epoch.
+                base = base_of(view).model_copy(update={"status": Status.IN_PROGRESS})
+            else:
+                base = base_of(view)
+            actions.append(Resolve(ticket_id=view.id, base=base, created_at=now, reply=reply))
+            return actions
+
+        return self._act(ticket_ids, make)
+
+    def request_return(self, ticket_id: str, reason: str) -> LocalResult:
+        """申请退回: not this unit's jurisdiction (a reason is required)."""
+        reason = reason.strip()
+        if not reason:
+            return LocalResult(ticket_id, False, reason=Reason.INVALID, message="a reason is required")
+
+        def make(view: Ticket, now: dt.datetime) -> list:
+            return [
+                RequestReturn(ticket_id=view.id, base=base_of(view), created_at=now, reason=reason[:MAX_TEXT])
+            ]
+
+        return self._act([ticket_id], make)[0]
+
+    def request_extension(self, ticket_id: str, days: int, reason: str) -> LocalResult:
+        """申请延期 by ``days`` working days (1..30); a reason is required."""
+        reason = reason.strip()
+        if not reason or not 1 <= days <= 30:
+            why = "a reason is required" if not reason else "days must be between 1 and 30"
+            return LocalResult(ticket_id, False, reason=Reason.INVALID, message=why)
+
+        def make(view: Ticket, now: dt.datetime) -> list:
+            return [
+                RequestExtension(
+                    ticket_id=view.id, base=base_of(view), created_at=now, days=days, reason=reason[:MAX_TEXT]
+                )
+            ]
+
+        return self._act([ticket_id], make)[0]
+
+    def _act(self, ticket_ids: list[str], make: Callable[[Ticket, dt.datetime], list]) -> list[LocalResult]:
+        """Decide and queue actions on many tickets in ONE transaction, one result per ticket.
+
+        A ticket that is missing or whose current view refuses the action gets ``ok=False`` with
+        the reason; the others are queued. An error of the database itself rolls back the whole
+        call (nothing queued) and is raised.
+        """
+        with self._tx():
+            return self._act_in_tx(ticket_ids, make)
+
+    def _act_in_tx(self, ticket_ids: list[str], make: Callable) -> list[LocalResult]:
+        ids = list(dict.fromkeys(ticket_ids))  # the same id twice is one action
+        loaded = self._load(ids)
+        prior = self._pending_actions([i for i, v in loaded.items() if v[2] > 0])
+        conflicts = {i: v[3] for i, v in loaded.items()}
+        calendar = self.calendar()
+        now = self._clock()
+        results: list[LocalResult] = []
+        outbox_rows: list[tuple] = []
+        updates: list[tuple] = []
+        for ticket_id in ids:
+            if ticket_id not in loaded:
+                results.append(
+                    LocalResult(
+                        ticket_id, False, reason=Reason.NOT_FOUND, message=f"no ticket {ticket_id} here"
+                    )
+                )
+                continue
+            rid, server, _, _ = loaded[ticket_id]
+            actor = self._actor(server)
+            queued = prior.get(ticket_id, [])
+            view = self._replay(server, queued, actor)[0] if queued else server
+            new_actions = make(view, now)
+            refused = None
+            kept = []
+            for action in new_actions:
+                decision = decide(view, action, actor, now, calendar)
+                if not isinstance(decision, Applied):
+                    refused = decision
+                    break
+                if not decision.noop:  # already in effect (signed for): nothing to send
+                    kept.append(action)
+                view = decision.ticket
+            if refused is not None:
+                results.append(LocalResult(ticket_id, False, reason=refused.reason, message=refused.message))
+                continue
+            new_actions = kept
+            if not new_actions:
+                results.append(LocalResult(ticket_id, True, message="already done; nothing queued"))
+                continue
+            group = new_actions[-1].action_id
+            for action in new_actions:
+                outbox_rows.append(
+                    (action.action_id, group, ticket_id, action.kind, action.model_dump_json(), _iso(now))
+                )
+            updates.append((*columns_of(view)[1:], len(queued) + len(new_actions), conflicts[ticket_id], rid))
+            results.append(
+                LocalResult(
+                    ticket_id,
+                    True,
+                    action_id=group,
+                    message=" + ".join(a.kind for a in new_actions),
+                    queued=tuple(a.action_id for a in new_actions),
+                )
+            )
+        self._conn.executemany(
+            "INSERT INTO outbox (action_id, group_id, ticket_id, kind, json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            outbox_rows,
+        )
+        self._conn.executemany(_UPDATE_VIEW, updates)
+        return results
+
     def undo(self, action_id: str) -> bool:
-        """Remove an unsent action and recompute the ticket's view. False if already sent."""
-        ...
+        """Remove an unsent action and recompute the ticket's view. False if already sent.
+
+        Actions queued together (the accept a resolve of a 待签收 ticket needed) go together,
+        whichever of their ids is given.
+        """
+        with self._tx():
+            row = self._conn.execute(
+                "SELECT group_id, ticket_id FROM outbox WHERE action_id = ?", (action_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            group, ticket_id = row
+            if self._conn.execute(
+                "SELECT 1 FROM outbox WHERE group_id = ? AND sent = 1", (group,)
+            ).fetchone():
+                return False
+            self._conn.execute("DELETE FROM outbox WHERE group_id = ?", (group,))
+            self._refresh([ticket_id])
+            return True
+
+    def undo_last(self) -> str | None:
+        """Undo the most recent unsent action (with its group); its action id, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT group_id FROM outbox WHERE sent = 0 ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            if row is None or not self.undo(row[0]):
+                return None
+            return row[0]
 
     # -- queries (keyset-paged; milliseconds on 100,000 tickets) -------------------------
-    def query(self, q: TicketQuery, *, after: tuple | None = None, limit: int = 50) -> list[TicketRow]: ...
-    def count(self, q: TicketQuery) -> int: ...
-    def counts_by_view(self) -> dict[View, int]: ...
-    def ids_matching(self, q: TicketQuery) -> Iterator[str]: ...
-    def detail(self, ticket_id: str) -> TicketDetail | None: ...
+    def _dates(self) -> tuple[dt.date, dt.date]:
+        """Today (Beijing) and the last day that still counts as due soon (1 working day on)."""
+        today = beijing_date(self._clock())
+        return today, self.calendar().add_working_days(today, 1).due
+
+    def _params(self) -> dict:
+        today, soon = self._dates()
+        return {"today": today.isoformat(), "soon": soon.isoformat()}
+
+    _ROW_SELECT = (
+        "t.id, t.title, t.status, t.category, t.complexity, t.channel, t.village, t.due, t.urged, "
+        "t.supervised, t.listed, t.escalated, t.pending, t.conflict, t.in_scope, t.due_sort, t.updated_us"
+    )
+
+    def query(self, q: TicketQuery, *, after: tuple | None = None, limit: int = 50) -> list[TicketRow]:
+        """One page of the queue; pass the last row's ``key`` as ``after`` for the next page."""
+        params = self._params()
+        sql = queries.page_sql(q, params, after=after, limit=limit, select=self._ROW_SELECT)
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        today = beijing_date(self._clock())
+        calendar = self.calendar()
+        key_index = {"due_sort": 15, "updated_us": 16, "id": 0}
+        key_columns = queries.SORT_SQL[q.sort][1]
+        out = []
+        for r in rows:
+            due = dt.date.fromisoformat(r[7]) if r[7] else None
+            out.append(
+                TicketRow(
+                    id=r[0],
+                    title=r[1],
+                    status=Status(r[2]),
+                    category=r[3],
+                    complexity=r[4],
+                    channel=r[5],
+                    village=r[6],
+                    due=due,
+                    days_left=calendar.working_days_left(today, due) if due is not None else None,
+                    urged=r[8],
+                    supervised=bool(r[9]),
+                    listed=bool(r[10]),
+                    escalated=bool(r[11]),
+                    badge="conflict" if r[13] else ("pending" if r[12] else "synced"),
+                    in_scope=bool(r[14]),
+                    key=tuple(r[key_index[c]] for c in key_columns),
+                )
+            )
+        return out
+
+    def count(self, q: TicketQuery) -> int:
+        params = self._params()
+        sql = f"SELECT count(*) FROM tickets t WHERE {queries.where(q, params)}"
+        return self._count(sql, params)
+
+    def counts_by_view(self) -> dict[View, int]:
+        """Every view's count in one pass over an index."""
+        params = self._params()
+        cases = ", ".join(f"sum({cond})" for cond in queries.VIEW_SQL.values())
+        with self._lock:
+            row = self._conn.execute(f"SELECT {cases} FROM tickets t", params).fetchone()
+        return {view: int(n or 0) for view, n in zip(queries.VIEW_SQL, row, strict=True)}
+
+    def ids_matching(self, q: TicketQuery) -> Iterator[str]:
+        """The ids of every ticket ``q`` matches, in its sort order ("mark all matching")."""
+        params = self._params()
+        sql = queries.page_sql(q, params, after=None, limit=-1, select="t.id")
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        return iter([r[0] for r in rows])
+
+    def detail(self, ticket_id: str) -> TicketDetail | None:
+        """The whole ticket as the liaison sees it, or None when this replica never had it."""
+        with self._lock:
+            loaded = self._load([ticket_id])
+            if ticket_id not in loaded:
+                return None
+            _, server, _, conflicts = loaded[ticket_id]
+            row = self._conn.execute("SELECT in_scope FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+            pending = self._outbox_entries("WHERE ticket_id = ? ORDER BY seq", (ticket_id,))
+            actions = [_ACTION.validate_json(e.action_json) for e in pending]
+            view, local_notes = self._replay(server, actions, self._actor(server))
+            notes = [
+                Note.model_validate_json(doc)
+                for (doc,) in self._conn.execute(
+                    "SELECT json FROM notes WHERE ticket_id = ? ORDER BY at, id", (ticket_id,)
+                )
+            ]
+            events = [
+                Event.model_validate_json(doc)
+                for (doc,) in self._conn.execute(
+                    "SELECT json FROM events WHERE ticket_id = ? ORDER BY at, id", (ticket_id,)
+                )
+            ]
+        assert view is not None
+        due = view.sign_due if view.status is Status.ASSIGNED else None
+        if view.status in (Status.IN_PROGRESS, Status.RETURN_REQUESTED):
+            due = view.handle_due
+        days_left = None
+        if due is not None:
+            days_left = self.calendar().working_days_left(beijing_date(self._clock()), due)
+        return TicketDetail(
+            ticket=view,
+            server_ticket=server,
+            notes=notes + local_notes,
+            events=events,
+            pending=pending,
+            badge="conflict" if conflicts else ("pending" if pending else "synced"),
+            in_scope=bool(row[0]),
+            days_left=days_left,
+        )
 
     # -- the outbox, for the sync engine --------------------------------------------------
-    def outbox(self, limit: int = 500) -> list[OutboxEntry]: ...
-    def pending_count(self) -> int: ...
-    def apply_push_results(self, results: list[ActionResult]) -> None:
-        """Drop decided actions from the outbox; refused ones go to the conflict inbox."""
-        ...
+    def _outbox_entries(self, clause: str, params: Any = ()) -> list[OutboxEntry]:
+        rows = self._conn.execute(
+            f"SELECT seq, action_id, ticket_id, kind, json, created_at FROM outbox {clause}", params
+        )
+        return [OutboxEntry(s, a, t, k, j, dt.datetime.fromisoformat(c)) for s, a, t, k, j, c in rows]
+
+    def outbox(self, limit: int = 500) -> list[OutboxEntry]:
+        """The oldest ``limit`` unsent actions, in the order they were made (by ``seq``)."""
+        with self._lock:
+            return self._outbox_entries("ORDER BY seq LIMIT ?", (limit,))
+
+    def pending_count(self) -> int:
+        return self._count("SELECT count(*) FROM outbox")
+
+    def mark_sent(self, action_ids: list[str]) -> None:
+        """Note that these actions are on their way to the server: they can no longer be undone.
+
+        The sync engine calls it just before a push; entries stay in the outbox (and are sent
+        again) until :meth:`apply_push_results` has their outcome.
+        """
+        with self._tx():
+            self._conn.execute(
+                "UPDATE outbox SET sent = 1 WHERE action_id IN (SELECT value FROM json_each(?))",
+                (orjson.dumps(action_ids).decode(),),
+            )
+
+    def apply_push_results(self, results: list[ActionResult], acked_seq: int | None = None) -> None:
+        """Drop decided actions from the outbox; refused ones go to the conflict inbox.
+
+        One transaction. Applied (or duplicate of applied): removed from the outbox, and the
+        returned ticket becomes the server state (unless a newer one was already pulled).
+        Rejected (or duplicate of rejected): moved to the inbox with its full payload, the
+        reason, the server's ticket and who changed it when. ``acked_seq`` (the push answer's)
+        is remembered in the sync state.
+        """
+        now = _iso(self._clock())
+        with self._tx():
+            touched: list[str] = []
+            for result in results:
+                entry = self._conn.execute(
+                    "SELECT ticket_id, kind, json FROM outbox WHERE action_id = ?", (result.action_id,)
+                ).fetchone()
+                outcome = result.original_outcome if result.outcome == "duplicate" else result.outcome
+                if result.ticket is not None:
+                    self._store_server_ticket(result.ticket)
+                    touched.append(result.ticket.id)
+                if entry is None:
+                    continue  # already handled (a result delivered twice)
+                ticket_id, kind, doc = entry
+                touched.append(ticket_id)
+                self._conn.execute("DELETE FROM outbox WHERE action_id = ?", (result.action_id,))
+                if outcome == "rejected":
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO conflicts (action_id, ticket_id, kind, json, reason, message, "
+                        "server_ticket, changed_by, changed_at, refused_at, state) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')",
+                        (
+                            result.action_id,
+                            ticket_id,
+                            kind,
+                            doc,
+                            (result.reason or Reason.INVALID).value,
+                            result.message or "",
+                            result.ticket.model_dump_json() if result.ticket is not None else None,
+                            result.changed_by,
+                            _iso(result.changed_at),
+                            now,
+                        ),
+                    )
+            if acked_seq is not None:
+                self._set_meta(acked_seq=max(acked_seq, int(self._meta("acked_seq") or 0)))
+            self._refresh(touched)
+
+    def _store_server_ticket(self, ticket: Ticket) -> None:
+        """Store a ticket the server returned, unless the replica already has a newer revision."""
+        row = self._conn.execute("SELECT rid, revision FROM tickets WHERE id = ?", (ticket.id,)).fetchone()
+        if row is not None and row[1] > ticket.revision:
+            return
+        raw = orjson.loads(ticket.model_dump_json())
+        columns, text = check_raw_ticket(raw)
+        rid = row[0] if row is not None else self._next_rid()
+        was = self._conn.execute("SELECT in_scope FROM tickets WHERE rid = ?", (rid,)).fetchone()
+        unit = self._meta("unit_id")
+        self._conn.execute(_UPSERT_TICKET, (rid, *columns))
+        if (was is not None and not was[0]) or (unit is not None and ticket.unit_id != unit):
+            # Out of scope stays out until a pull brings it back; a ticket now elsewhere leaves.
+            self._conn.execute("UPDATE tickets SET in_scope = 0 WHERE rid = ?", (rid,))
+        self._conn.execute("INSERT OR REPLACE INTO docs (rid, json) VALUES (?, ?)", (rid, orjson.dumps(raw)))
+        self._conn.execute("INSERT OR REPLACE INTO search (rid, text) VALUES (?, ?)", (rid, text))
+
+    def _next_rid(self) -> int:
+        return (self._conn.execute("SELECT max(rid) FROM tickets").fetchone()[0] or 0) + 1
 
     # -- pulled pages ---------------------------------------------------------------------
     def apply_pull_page(self, page: PullResponse) -> None:
         """Store one page and its cursor in one transaction; recompute affected views."""
-        ...
+        self.apply_pull_page_raw(orjson.loads(page.model_dump_json()))
+
+    def apply_pull_page_raw(self, page: dict | bytes | str) -> None:
+        """Store one pulled page, given as decoded JSON (or its bytes), in ONE transaction.
+
+        The hot path of a 100,000-ticket pull: the envelope and each ticket's essential fields
+        are checked cheaply (no pydantic per ticket) *before* anything is written; a bad page
+        raises ValueError naming what is wrong, and nothing is stored. Tickets are stored as
+        the JSON text they came as, plus the narrow columns; the model is parsed when read.
+
+        Stores the tickets (in scope), notes, events, ``removed`` (kept readable, out of
+        scope), the calendar, the metrics and the cursor, then recomputes the view of the
+        page's tickets that have unsent actions or open conflicts. A page with ``reset: true``
+        drops the pulled state (see :meth:`reset_pulled_state`) instead.
+        """
+        if isinstance(page, bytes | str):
+            try:
+                page = orjson.loads(page)
+            except orjson.JSONDecodeError as e:
+                raise ValueError(f"the pulled page is not JSON: {e}") from None
+        plan = _check_page(page)
+        with self._tx():
+            if plan.reset:
+                self._reset_in_tx()
+                return
+            self._store_page(plan)
+
+    def _store_page(self, plan: _Page) -> None:
+        c = self._conn
+        ids = [cols[0] for cols, _, _ in plan.tickets]
+        existing = dict(
+            c.execute(
+                "SELECT id, rid FROM tickets WHERE id IN (SELECT value FROM json_each(?))",
+                (orjson.dumps(ids).decode(),),
+            )
+        )
+        next_rid = self._next_rid()
+        ticket_rows, doc_rows, search_rows = [], [], []
+        for columns, text, raw in plan.tickets:
+            rid = existing.get(columns[0])
+            if rid is None:
+                rid = existing[columns[0]] = next_rid
+                next_rid += 1
+            ticket_rows.append((rid, *columns))
+            doc_rows.append((rid, orjson.dumps(raw)))
+            search_rows.append((rid, text))
+        c.executemany(_UPSERT_TICKET, ticket_rows)
+        c.executemany("INSERT OR REPLACE INTO docs (rid, json) VALUES (?, ?)", doc_rows)
+        c.executemany("INSERT OR REPLACE INTO search (rid, text) VALUES (?, ?)", search_rows)
+        if plan.notes:
+            c.executemany(
+                "INSERT OR REPLACE INTO notes (id, ticket_id, at, json) VALUES (?, ?, ?, ?)", plan.notes
+            )
+        if plan.events:
+            c.executemany(
+                "INSERT OR REPLACE INTO events (id, ticket_id, at, json) VALUES (?, ?, ?, ?)", plan.events
+            )
+        if plan.removed:
+            # A ticket both in this page and removed: the state says whether it is still ours.
+            unit = self._meta("unit_id")
+            still_ours = {cols[0] for cols, _, _ in plan.tickets if unit is None or cols[2] == unit}
+            gone = [(i,) for i in plan.removed if i not in still_ours]
+            c.executemany("UPDATE tickets SET in_scope = 0 WHERE id = ?", gone)
+        if plan.calendar is not None:
+            c.execute("DELETE FROM calendar")
+            c.executemany("INSERT INTO calendar (year, json) VALUES (?, ?)", plan.calendar)
+            self._set_meta(calendar_version=plan.calendar_version)
+            self._calendar = None
+        if plan.metrics is not None:
+            c.execute("DELETE FROM metrics")
+            c.executemany("INSERT INTO metrics (unit_id, month, json) VALUES (?, ?, ?)", plan.metrics)
+            self._set_meta(metrics_etag=plan.metrics_etag)
+        self._set_meta(cursor=plan.cursor)
+        if ids:
+            # Tickets with unsent actions or open conflicts: their view is not the server state.
+            affected = [
+                r[0]
+                for r in c.execute(
+                    "SELECT ticket_id FROM outbox WHERE ticket_id IN (SELECT value FROM json_each(:ids)) "
+                    "UNION SELECT ticket_id FROM conflicts WHERE state = 'open' "
+                    "AND ticket_id IN (SELECT value FROM json_each(:ids))",
+                    {"ids": orjson.dumps(ids).decode()},
+                )
+            ]
+            self._refresh(affected)
 
     def reset_pulled_state(self) -> None:
-        """Forget everything pulled (cursor too) but keep the outbox and the conflict inbox."""
-        ...
+        """Forget everything pulled (cursor too) but keep the outbox and the conflict inbox.
+
+        The calendar and metrics stay usable offline until the next pull replaces them (their
+        version and etag are cleared so that it does).
+        """
+        with self._tx():
+            self._reset_in_tx()
+
+    def _reset_in_tx(self) -> None:
+        for table in ("tickets", "docs", "search", "notes", "events"):
+            self._conn.execute(f"DELETE FROM {table}")
+        self._set_meta(cursor=None, calendar_version=0, metrics_etag=None)
 
     # -- the conflict inbox ---------------------------------------------------------------
-    def conflicts(self, *, open_only: bool = True) -> list[Conflict]: ...
+    def conflicts(self, *, open_only: bool = True) -> list[Conflict]:
+        """The inbox, oldest first."""
+        where = "WHERE state = 'open'" if open_only else ""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT action_id, ticket_id, kind, json, reason, message, server_ticket, changed_by, "
+                f"changed_at, refused_at, state FROM conflicts {where} ORDER BY refused_at, action_id"
+            ).fetchall()
+        return [
+            Conflict(
+                action_id=a,
+                ticket_id=t,
+                kind=k,
+                action_json=j,
+                reason=Reason(r),
+                message=m,
+                server_ticket=Ticket.model_validate_json(s) if s else None,
+                changed_by=by,
+                changed_at=_parse_dt(at),
+                refused_at=dt.datetime.fromisoformat(refused),
+                state=state,
+            )
+            for a, t, k, j, r, m, s, by, at, refused, state in rows
+        ]
+
     def resolve_conflict(self, action_id: str, how: str) -> LocalResult:
         """``how``: "reapply" (queue it again, based on the current state), "note" (keep the
-        text as a note), or "drop"."""
-        ...
+        text as a note), or "drop".
+
+        "reapply" queues a fresh action (new id) of the same kind and content, based on the
+        ticket as the liaison sees it now; "note" queues a note with the refused text, prefixed
+        so it reads well (e.g. 【未能提交的答复】…). When the new action cannot even be queued
+        (the local rule refuses it) the result says why and the conflict stays open.
+        """
+        if how not in ("reapply", "note", "drop"):
+            raise ValueError(f"how must be reapply, note or drop, not {how!r}")
+        with self._tx():
+            row = self._conn.execute(
+                "SELECT ticket_id, json, state FROM conflicts WHERE action_id = ?", (action_id,)
+            ).fetchone()
+            if row is None:
+                return LocalResult("", False, reason=Reason.NOT_FOUND, message=f"no conflict {action_id}")
+            ticket_id, doc, state = row
+            if state != "open":
+                return LocalResult(
+                    ticket_id, False, reason=Reason.INVALID, message=f"this conflict was {state}"
+                )
+            action = _ACTION.validate_json(doc)
+            result = LocalResult(ticket_id, True, message="dropped")
+            if how == "reapply":
+                result = self._act_in_tx([ticket_id], _reapplier(action))[0]
+            elif how == "note":
+                text = _note_text(action)
+                if text is None:
+                    return LocalResult(
+                        ticket_id,
+                        False,
+                        reason=Reason.INVALID,
+                        message="a sign-for has no text to keep as a note",
+                    )
+
+                def make(view: Ticket, now: dt.datetime) -> list:
+                    return [AddNote(ticket_id=view.id, base=base_of(view), created_at=now, text=text)]
+
+                result = self._act_in_tx([ticket_id], make)[0]
+            if result.ok:
+                new_state = {"reapply": "reapplied", "note": "noted", "drop": "dropped"}[how]
+                self._conn.execute(
+                    "UPDATE conflicts SET state = ? WHERE action_id = ?", (new_state, action_id)
+                )
+                self._refresh([ticket_id])
+            return result
 
     # -- calendar and metrics (offline) ---------------------------------------------------
-    def calendar(self) -> WorkCalendar: ...
-    def metrics(self) -> list[UnitMetrics]: ...
+    def calendar(self) -> WorkCalendar:
+        """The working-day calendar: the platform's holiday tables as last pulled."""
+        with self._lock:
+            if self._calendar is None:
+                docs = [orjson.loads(j) for (j,) in self._conn.execute("SELECT json FROM calendar")]
+                self._calendar = WorkCalendar(_TABLES.validate_python(docs))
+            return self._calendar
+
+    def metrics(self) -> list[UnitMetrics]:
+        """The unit's 三率 as last pulled (available offline)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT json FROM metrics ORDER BY month DESC, unit_id").fetchall()
+        return [UnitMetrics.model_validate_json(j) for (j,) in rows]
+
+
+def _reapplier(action) -> Callable[[Ticket, dt.datetime], list]:
+    """A maker of the same action again: new id, based on the current view."""
+    if isinstance(action, Resolve):
+
+        def make(view: Ticket, now: dt.datetime) -> list:
+            out: list = []
+            base = base_of(view)
+            if view.status is Status.ASSIGNED:
+                out.append(Accept(ticket_id=view.id, base=base, created_at=now))
+                base = base.model_copy(update={"status": Status.IN_PROGRESS})
+            out.append(Resolve(ticket_id=view.id, base=base, created_at=now, reply=action.reply))
+            return out
+
+        return make
+    fields = action.model_dump(exclude={"action_id", "base", "created_at", "kind", "note_id"})
+
+    def make_same(view: Ticket, now: dt.datetime) -> list:
+        return [type(action)(**fields, base=base_of(view), created_at=now)]
+
+    return make_same
+
+
+def _note_text(action) -> str | None:
+    if isinstance(action, Resolve):
+        body = action.reply
+    elif isinstance(action, RequestReturn):
+        body = action.reason
+    elif isinstance(action, RequestExtension):
+        body = f"（{action.days}个工作日）{action.reason}"
+    elif isinstance(action, AddNote):
+        body = action.text
+    else:
+        return None
+    return (NOTE_PREFIX[action.kind] + body)[:MAX_TEXT]
+
+
+# -- checking a pulled page before anything is stored -----------------------------------------
+
+
+class _Page:
+    __slots__ = (
+        "calendar",
+        "calendar_version",
+        "cursor",
+        "events",
+        "metrics",
+        "metrics_etag",
+        "notes",
+        "removed",
+        "reset",
+        "tickets",
+    )
+
+
+def _check_page(page: Any) -> _Page:
+    """Check a decoded pull page; raise ValueError (what is wrong, where) or return what to store."""
+    if not isinstance(page, dict):
+        raise ValueError(f"the pulled page must be a JSON object, got {type(page).__name__}")
+    plan = _Page()
+    cursor = page.get("cursor")
+    if not isinstance(cursor, str) or not cursor:
+        raise ValueError("the pulled page has no cursor")
+    if not isinstance(page.get("has_more"), bool):
+        raise ValueError("the pulled page has no has_more flag")
+    plan.cursor = cursor
+    plan.reset = page.get("reset", False) is True
+    tickets = page.get("tickets", [])
+    if not isinstance(tickets, list):
+        raise ValueError("the pulled page's tickets must be a list")
+    plan.tickets = []
+    for i, raw in enumerate(tickets):
+        try:
+            columns, text = check_raw_ticket(raw)
+        except BadTicket as e:
+            where = raw.get("id") if isinstance(raw, dict) else None
+            raise ValueError(f"pulled ticket #{i} ({where!r:.50}) is malformed: {e}") from None
+        plan.tickets.append((columns, text, raw))
+    plan.notes = _records(page, "notes", "created_at")
+    plan.events = _records(page, "events", "at")
+    removed = page.get("removed", [])
+    if not isinstance(removed, list) or not all(isinstance(r, str) for r in removed):
+        raise ValueError("the pulled page's removed must be a list of ticket ids")
+    plan.removed = removed
+    plan.calendar, plan.calendar_version = None, page.get("calendar_version", 0)
+    if type(plan.calendar_version) is not int:
+        raise ValueError("the pulled page's calendar_version must be an integer")
+    if page.get("calendar") is not None:
+        try:
+            tables = _TABLES.validate_python(page["calendar"])
+        except ValidationError as e:
+            raise ValueError(f"the pulled calendar is malformed: {e}") from None
+        plan.calendar = [(t.year, t.model_dump_json()) for t in tables]
+    plan.metrics, plan.metrics_etag = None, page.get("metrics_etag")
+    if page.get("metrics") is not None:
+        try:
+            metrics = TypeAdapter(list[UnitMetrics]).validate_python(page["metrics"])
+        except ValidationError as e:
+            raise ValueError(f"the pulled metrics are malformed: {e}") from None
+        plan.metrics = [(m.unit_id, m.month, m.model_dump_json()) for m in metrics]
+    return plan
+
+
+def _records(page: dict, key: str, at_key: str) -> list[tuple]:
+    items = page.get(key, [])
+    if not isinstance(items, list):
+        raise ValueError(f"the pulled page's {key} must be a list")
+    out = []
+    for i, item in enumerate(items):
+        if not (
+            isinstance(item, dict)
+            and isinstance(item.get("id"), str)
+            and isinstance(item.get("ticket_id"), str)
+            and isinstance(item.get(at_key), str)
+        ):
+            raise ValueError(f"pulled {key[:-1]} #{i} is malformed (needs id, ticket_id and {at_key})")
+        out.append((item["id"], item["ticket_id"], item[at_key], orjson.dumps(item).decode()))
+    return out

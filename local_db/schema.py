@@ -1,0 +1,193 @@
+"""The replica file's layout, its versioned migrations, and the checks that refuse a foreign file.
+
+A replica is marked with :data:`APPLICATION_ID` (``PRAGMA application_id``) and carries its
+schema version in ``PRAGMA user_version``. :func:`inspect_file` looks at an existing file
+without writing to it, so a file that is not ours (not SQLite, corrupt, another program's, or
+from a newer fycli) is refused before anything could change a byte of it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from local_db.api import ReplicaError
+
+#: "FYCL" — marks a SQLite file as a fycli replica (see https://www.sqlite.org/pragma.html#pragma_application_id).
+APPLICATION_ID = 0x4659434C
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+# Why three ticket tables: ``tickets`` is narrow (a few dozen bytes a row) so that counts,
+# filters and sorts over 100,000 rows scan little; the JSON documents and the search text are
+# large and are read only for the rows on screen or while searching. They share ``rid``.
+_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+
+CREATE TABLE tickets (
+    rid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    unit_id TEXT,
+    epoch INTEGER NOT NULL,
+    revision INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    complexity TEXT NOT NULL,
+    village TEXT,
+    title TEXT NOT NULL,
+    due TEXT,                -- the deadline that matters now (ISO date), NULL when none
+    due_sort TEXT NOT NULL,  -- due, or '9999-12-31': the deadline sort key, NULLs last
+    updated_us INTEGER NOT NULL,  -- updated_at as microseconds since the epoch (UTC)
+    urged INTEGER NOT NULL,
+    supervised INTEGER NOT NULL,
+    listed INTEGER NOT NULL,
+    escalated INTEGER NOT NULL,
+    has_ext INTEGER NOT NULL,      -- an extension request is pending
+    in_scope INTEGER NOT NULL,     -- 0: reassigned away, kept readable
+    pending INTEGER NOT NULL DEFAULT 0,   -- unsent actions on this ticket
+    conflict INTEGER NOT NULL DEFAULT 0   -- open conflicts in the inbox
+);
+CREATE INDEX tickets_due ON tickets (in_scope, due_sort, id);
+CREATE INDEX tickets_status_due ON tickets (status, due_sort, id);
+CREATE INDEX tickets_updated ON tickets (updated_us, id);
+CREATE INDEX tickets_flags ON tickets (pending, conflict) WHERE pending > 0 OR conflict > 0;
+
+-- the server's last known state of each ticket, as pulled (masked), JSON text
+CREATE TABLE docs (rid INTEGER PRIMARY KEY, json TEXT NOT NULL);
+-- lower-cased number, title, description and address, for substring search
+CREATE TABLE search (rid INTEGER PRIMARY KEY, text TEXT NOT NULL);
+
+CREATE TABLE notes (id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL, at TEXT NOT NULL, json TEXT NOT NULL);
+CREATE INDEX notes_ticket ON notes (ticket_id, at);
+CREATE TABLE events (id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL, at TEXT NOT NULL, json TEXT NOT NULL);
+CREATE INDEX events_ticket ON events (ticket_id, at);
+
+-- unsent actions in the order the liaison made them; seq never goes back (AUTOINCREMENT)
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    action_id TEXT NOT NULL UNIQUE,
+    group_id TEXT NOT NULL,   -- actions queued together (accept + resolve) are undone together
+    ticket_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    json TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    sent INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX outbox_ticket ON outbox (ticket_id, seq);
+
+CREATE TABLE conflicts (
+    action_id TEXT PRIMARY KEY,
+    ticket_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    json TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    message TEXT NOT NULL,
+    server_ticket TEXT,
+    changed_by TEXT,
+    changed_at TEXT,
+    refused_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'open'
+);
+CREATE INDEX conflicts_state ON conflicts (state, ticket_id);
+
+CREATE TABLE calendar (year INTEGER PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE metrics (unit_id TEXT NOT NULL, month TEXT NOT NULL, json TEXT NOT NULL,
+                      PRIMARY KEY (unit_id, month));
+"""
+
+#: Migration ``n`` brings a file from version ``n - 1`` to ``n``. Append only; never edit one.
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def inspect_file(path: Path) -> int | None:
+    """The schema version of the replica at ``path``, or None for an empty file. Writes nothing.
+
+    Raises :class:`ReplicaError` when the file is not SQLite, is corrupt, belongs to another
+    program, or was written by a newer fycli.
+    """
+    try:
+        with path.open("rb") as f:
+            header = f.read(100)
+    except OSError as e:
+        raise ReplicaError(f"cannot read {path}: {e.strerror}") from e
+    if not header:
+        return None
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        raise ReplicaError(
+            f"{path} is not a fycli replica (not a SQLite database). "
+            "Point fycli at another path, or move this file away and run `fycli init`."
+        )
+    # Read-only and immutable=0: the check itself must never change the file.
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=1.0)
+    except sqlite3.Error as e:  # pragma: no cover - the header was readable a moment ago
+        raise ReplicaError(f"cannot open {path}: {e}") from e
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.OperationalError as e:
+        if "locked" in str(e) or "busy" in str(e):
+            raise locked_error(path) from e
+        raise corrupt_error(path, e) from e
+    except sqlite3.DatabaseError as e:
+        raise corrupt_error(path, e) from e
+    finally:
+        conn.close()
+    if app_id != APPLICATION_ID:
+        if app_id == 0 and not tables:
+            return None  # an empty SQLite file: nothing to lose, make it a replica
+        raise ReplicaError(
+            f"{path} is another program's SQLite database, not a fycli replica; it was left untouched. "
+            "Choose another path for the replica (FYCLI_DB or `fycli init --db`)."
+        )
+    if version > SCHEMA_VERSION:
+        raise ReplicaError(
+            f"{path} was written by a newer fycli (replica schema {version}, this fycli knows up to "
+            f"{SCHEMA_VERSION}); it was left untouched. Upgrade fycli to use it."
+        )
+    return version
+
+
+def corrupt_error(path: Path, error: Exception) -> ReplicaError:
+    return ReplicaError(
+        f"{path} is damaged and cannot be read ({error}); it was left untouched. "
+        "Move it away and run `fycli init` then `fycli sync` to pull a fresh copy "
+        "(unsent actions in the damaged file cannot be recovered by fycli)."
+    )
+
+
+def locked_error(path: Path) -> ReplicaError:
+    return ReplicaError(
+        f"{path} is locked by another fycli process (a sync or the app may be running). "
+        "Wait for it to finish, or close it, and try again."
+    )
+
+
+def migrate(conn: sqlite3.Connection, from_version: int) -> None:
+    """Bring an open replica (in autocommit mode) to :data:`SCHEMA_VERSION`, one step per transaction."""
+    for version in range(from_version + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if version == 1:
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            for statement in _statements(MIGRATIONS[version - 1]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (executescript would commit on its own)."""
+    out, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    return [s for s in out if s]

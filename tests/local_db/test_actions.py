@@ -1,0 +1,119 @@
+"""The liaison's actions: queued in one transaction each, the optimistic view through decide()."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from local_db.api import TicketQuery, View
+from schemas.enums import Reason, Status
+
+
+def _kinds(replica) -> list[str]:
+    return [e.kind for e in replica.outbox()]
+
+
+def test_accept_queues_with_base_and_changes_the_view(replica):
+    [result] = replica.accept(["A1"])
+    assert result.ok and result.action_id
+    [entry] = replica.outbox()
+    action = orjson.loads(entry.action_json)
+    assert action["kind"] == "accept"
+    assert action["base"] == {"status": "assigned", "unit_id": "U1", "epoch": 1}
+    detail = replica.detail("A1")
+    assert detail.ticket.status is Status.IN_PROGRESS
+    assert detail.server_ticket.status is Status.ASSIGNED
+    assert detail.badge == "pending"
+    [row] = [r for r in replica.query(TicketQuery(view=View.IN_PROGRESS)) if r.id == "A1"]
+    assert row.badge == "pending"
+
+
+def test_resolve_of_an_assigned_ticket_queues_accept_then_resolve(replica):
+    [result] = replica.resolve(["A1"], "  已修复路灯。 ")
+    assert result.ok and len(result.queued) == 2 and result.action_id == result.queued[1]
+    accept, resolve = (orjson.loads(e.action_json) for e in replica.outbox())
+    assert (accept["kind"], resolve["kind"]) == ("accept", "resolve")
+    assert resolve["base"]["status"] == "in_progress" and resolve["reply"] == "已修复路灯。"
+    assert replica.detail("A1").ticket.status is Status.RESOLVED
+    # Undo either one undoes both.
+    assert replica.undo(result.queued[0])
+    assert replica.outbox() == [] and replica.detail("A1").ticket.status is Status.ASSIGNED
+
+
+def test_bulk_gives_one_result_per_ticket_and_queues_the_others(replica):
+    results = replica.resolve(["P1", "R1", "NOPE", "A1"], "已办结")
+    by_id = {r.ticket_id: r for r in results}
+    assert by_id["P1"].ok and by_id["A1"].ok
+    assert not by_id["R1"].ok and by_id["R1"].reason is Reason.ALREADY_RESOLVED
+    assert not by_id["NOPE"].ok and by_id["NOPE"].reason is Reason.NOT_FOUND
+    assert _kinds(replica) == ["resolve", "accept", "resolve"]
+
+
+def test_empty_reply_is_refused_without_queueing(replica):
+    results = replica.resolve(["P1", "A1"], "   ")
+    assert [r.reason for r in results] == [Reason.INVALID, Reason.INVALID]
+    assert replica.pending_count() == 0
+
+
+def test_a_failure_mid_bulk_rolls_back_the_whole_call(replica, monkeypatch):
+    import local_db.replica as mod
+
+    real = mod.columns_of
+    calls = {"n": 0}
+
+    def failing(ticket):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("disk on fire")
+        return real(ticket)
+
+    monkeypatch.setattr(mod, "columns_of", failing)
+    with pytest.raises(RuntimeError):
+        replica.resolve(["P1", "A1"], "已办结")
+    monkeypatch.undo()
+    assert replica.pending_count() == 0
+    assert replica.detail("P1").ticket.status is Status.IN_PROGRESS
+
+
+def test_actions_on_the_view_not_the_server_state(replica):
+    assert replica.accept(["A1"])[0].ok
+    # Signing for it again is already in effect in the view: fine, and nothing more is queued.
+    [again] = replica.accept(["A1"])
+    assert again.ok and again.action_id is None and replica.pending_count() == 1
+    [resolved] = replica.accept(["R1"])
+    assert not resolved.ok and resolved.reason is Reason.STATUS_CHANGED
+    ext = replica.request_extension("A1", 3, "需要协调")
+    assert ext.ok
+    assert orjson.loads(replica.outbox()[-1].action_json)["base"]["status"] == "in_progress"
+    assert replica.detail("A1").ticket.extension.days == 3
+
+
+def test_note_return_and_extension(replica):
+    assert replica.add_note("R1", "已回访", kind="call").ok
+    assert not replica.add_note("R1", "  ").ok
+    assert replica.request_return("P1", "不属于本单位").ok
+    assert not replica.request_return("A1", "").ok
+    assert not replica.request_extension("P1", 0, "x").ok
+    detail = replica.detail("R1")
+    assert detail.notes[-1].text == "已回访" and detail.notes[-1].kind == "call"
+    assert replica.detail("P1").ticket.status is Status.RETURN_REQUESTED
+    assert replica.count(TicketQuery(view=View.PENDING_DECISION)) == 1
+
+
+def test_undo_only_unsent_and_undo_last(replica):
+    first = replica.accept(["A1"])[0].action_id
+    second = replica.add_note("P1", "现场查看").action_id
+    assert replica.undo_last() == second
+    replica.mark_sent([first])
+    assert not replica.undo(first)
+    assert replica.undo_last() is None
+    assert not replica.undo("no-such-action")
+    assert replica.pending_count() == 1
+
+
+def test_seq_never_goes_back_after_undo(replica):
+    a = replica.accept(["A1"])[0].action_id
+    seq_a = replica.outbox()[0].seq
+    replica.undo(a)
+    replica.accept(["A1"])
+    assert replica.outbox()[0].seq > seq_a
