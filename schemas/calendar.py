@@ -135,19 +135,23 @@ class WorkCalendar:
         """Working days from ``today`` until ``due``: 0 means due today, negative means overdue.
 
         Counted as the working days in ``(today, due]``; when overdue, minus the working days in
-        ``(due, today]``. So a ticket due tomorrow (a working day) has 1 left, and one due last
-        Friday seen on Monday is 1 working day overdue.
+        ``(due, today]``, and at least -1. So a ticket due tomorrow (a working day) has 1 left, and
+        one due last Friday is 1 working day overdue on Saturday, Sunday and Monday alike.
         """
         if due == today:
             return 0
-        low, high, sign = (today, due, 1) if due > today else (due, today, -1)
+        low, high = (today, due) if due > today else (due, today)
         count = 0
         current = low
         while current < high:
             current += dt.timedelta(days=1)
             if self.day(current)[0]:
                 count += 1
-        return sign * count
+        if due > today:
+            return count
+        # Past the end of the due day it is overdue even when no working day has passed since
+        # (seen on the weekend): never 0, which would read as "due today".
+        return -max(count, 1)
 
     def sign_for_deadline(self, assigned_on: dt.date) -> Deadline:
         return self.add_working_days(assigned_on, SIGN_FOR_WORKING_DAYS)
