@@ -876,8 +876,10 @@ def templates(env: Env, as_json: bool) -> None:
 def _register_optional_commands() -> None:
     """Attach the command groups that live beside their engines."""
     from central.cli import register as register_central
+    from tui.commands import register as register_tui  # no Textual import until `tui`/`demo` run
 
     register_central(cli)
+    register_tui(cli)
 
 
 def main() -> None:

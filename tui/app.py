@@ -1,0 +1,435 @@
+"""The terminal app: a liaison's day over the local replica, offline, keyboard first.
+
+Layout of ``tui/``: ``core/`` is headless (no Textual: marks, paging, the replica gateway,
+the sync runner, config); ``screens/`` and ``widgets/`` are the UI. Every replica call and
+every network call runs in a thread worker that posts a message back; the UI thread only
+renders. Started by ``fycli tui`` / ``fycli`` (see tui/commands.py), never imported elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import Protocol
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import get_current_worker
+
+from local_db.api import LocalResult, TicketQuery
+from local_db.replica import Replica
+from tui.core.config import AppConfig
+from tui.core.gateway import ReplicaGateway
+from tui.core.marks import Marks
+from tui.core.status import SyncStatus
+from tui.core.sync_runner import SyncOutcome, SyncRunner
+from tui.i18n import Lang, Translator
+from tui.messages import ActionsDone, SyncFinished, SyncProgressed
+from tui.screens.conflicts import ConflictsScreen
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.detail import DetailScreen
+from tui.screens.dialogs.confirm import ConfirmDialog
+from tui.screens.dialogs.extension import ExtensionDialog
+from tui.screens.dialogs.outcome import OutcomeDialog, OutcomeLine
+from tui.screens.dialogs.reply import ReplyDialog
+from tui.screens.dialogs.text_prompt import TextPrompt
+from tui.screens.help import HelpScreen
+from tui.screens.queue import QueueScreen
+
+#: Most lines an outcome list shows (failures first); the rest is summed up in its title.
+OUTCOME_LINES = 500
+
+
+class NetworkSwitch(Protocol):
+    """The demo's way to cut the link to the server and bring it back."""
+
+    @property
+    def is_cut(self) -> bool: ...
+    def cut(self) -> None: ...
+    def restore(self) -> None: ...
+
+
+class FycliApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "fycli"
+    BINDINGS = [
+        Binding("r", "sync", "action.sync", id="sync"),
+        Binding("x", "conflicts", "action.conflicts", id="conflicts"),
+        Binding("d", "dashboard", "action.dashboard", id="dashboard"),
+        Binding("question_mark", "help", "action.help", id="help"),
+        Binding("q", "quit", "action.quit", id="quit"),
+        Binding("f9,ctrl+o", "toggle_network", "action.network", id="network"),
+    ]
+
+    sync_status: reactive[SyncStatus] = reactive(SyncStatus, always_update=True)
+
+    def __init__(
+        self,
+        replica_path: Path | str,
+        *,
+        lang: Lang = "zh",
+        config: AppConfig | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        sync_runner: SyncRunner | None = None,
+        auto_sync: float | None = 60.0,
+        network: NetworkSwitch | None = None,
+        sync_on_start: bool = True,
+    ) -> None:
+        super().__init__()
+        self.replica_path = Path(replica_path)
+        self.t = Translator(lang)
+        self.config = config or AppConfig()
+        self.clock = clock
+        self.sync_runner = sync_runner
+        self.auto_sync = auto_sync
+        self.network = network
+        self.sync_on_start = sync_on_start
+        self.gateway = ReplicaGateway(lambda: Replica.open(self.replica_path, clock=clock))
+        self.undo_stack: list[list[str]] = []
+        self.queue_screen = QueueScreen()
+        self.last_sync: SyncOutcome | None = None
+        self.title = self.t("app.title")
+
+    def now(self) -> dt.datetime:
+        return self.clock() if self.clock else dt.datetime.now(dt.UTC)
+
+    # -- start and stop -----------------------------------------------------------------------
+    def on_mount(self) -> None:
+        if self.config.keymap:
+            self.set_keymap(self.config.keymap)
+        if self.config.problem:
+            self.notify(self.config.problem, severity="warning", timeout=10)
+        self.sync_status = SyncStatus(
+            connectivity="unknown" if self.sync_runner else "unconfigured",
+            network_cut=bool(self.network and self.network.is_cut),
+        )
+        self.push_screen(self.queue_screen)
+        self.refresh_status()
+        if self.sync_runner is not None:
+            if self.sync_on_start:
+                self.run_sync(manual=False)
+            if self.auto_sync:
+                self.set_interval(self.auto_sync, self._auto_sync)
+
+    def on_unmount(self) -> None:
+        self.gateway.close()
+
+    # -- navigation ---------------------------------------------------------------------------
+    def open_detail(self, ticket_id: str) -> None:
+        self.push_screen(DetailScreen(ticket_id))
+
+    def action_conflicts(self) -> None:
+        if not isinstance(self.screen, ConflictsScreen):
+            self.push_screen(ConflictsScreen())
+
+    def action_dashboard(self) -> None:
+        if not isinstance(self.screen, DashboardScreen):
+            self.push_screen(DashboardScreen())
+
+    def action_help(self) -> None:
+        self.push_screen(
+            HelpScreen(
+                [
+                    ("app", list(self.BINDINGS)),
+                    ("queue", list(QueueScreen.BINDINGS)),
+                    ("detail", list(DetailScreen.BINDINGS)),
+                    ("conflicts", list(ConflictsScreen.BINDINGS)),
+                    ("dashboard", list(DashboardScreen.BINDINGS)),
+                ]
+            )
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_network":
+            return self.network is not None
+        if action == "sync":
+            return self.sync_runner is not None
+        return True
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        t = self.t
+        hint = t("palette.help")
+        if self.sync_runner is not None:
+            yield SystemCommand(t("action.sync"), hint, self.action_sync)
+        yield SystemCommand(t("action.conflicts"), hint, self.action_conflicts)
+        yield SystemCommand(t("action.dashboard"), hint, self.action_dashboard)
+        yield SystemCommand(t("action.help"), hint, self.action_help)
+        yield SystemCommand(t("action.undo"), hint, self.undo_last)
+        if isinstance(screen, QueueScreen):
+            for kind, key in (
+                ("accept", "action.accept"),
+                ("resolve", "action.resolve"),
+                ("note", "action.note"),
+                ("request_return", "action.return"),
+                ("request_extension", "action.extend"),
+            ):
+                yield SystemCommand(
+                    screen.key_label(Binding("", "", key, id=kind)), hint, partial(screen.action_act, kind)
+                )
+            for action, key in (
+                ("mark_all", "action.mark_all"),
+                ("invert", "action.invert"),
+                ("clear", "action.clear"),
+                ("filter", "action.filter"),
+                ("search", "action.search"),
+            ):
+                yield SystemCommand(t(key), hint, getattr(screen, f"action_{action}"))
+            from tui.widgets.queue.view_tabs import VIEW_ORDER
+
+            for view in VIEW_ORDER:
+                yield SystemCommand(t(f"view.{view.value}"), hint, partial(screen.action_view, view.value))
+        if self.network is not None:
+            yield SystemCommand(t("action.network"), hint, self.action_toggle_network)
+        yield from super().get_system_commands(screen)
+
+    # -- local actions ------------------------------------------------------------------------
+    def act(self, kind: str, *, ids: list[str] | None = None, marks: Marks | None = None) -> None:
+        """Ask what the action needs (once, with the count), then make it in a worker."""
+        t = self.t
+        count = marks.count if marks is not None else len(ids or [])
+        if count == 0:
+            self.notify(t("notify.none_marked"), severity="warning")
+            return
+        bulk = marks is not None
+        suffix = f" ({count})" if count > 1 else ""
+
+        def run(params: dict | None) -> None:
+            if params is not None:
+                self._make_actions(kind, ids, marks, params, bulk)
+
+        if kind == "resolve":
+            self.push_screen(
+                ReplyDialog(count, self.config.templates),
+                lambda reply: run({"reply": reply} if reply else None),
+            )
+        elif kind == "note":
+            self.push_screen(
+                TextPrompt(t("dialog.note_title") + suffix, t("dialog.note_placeholder")),
+                lambda text: run({"text": text} if text else None),
+            )
+        elif kind == "request_return":
+            self.push_screen(
+                TextPrompt(t("dialog.return_title") + suffix, t("dialog.reason_placeholder")),
+                lambda reason: run({"reason": reason} if reason else None),
+            )
+        elif kind == "request_extension":
+            self.push_screen(
+                ExtensionDialog(suffix.strip()),
+                lambda got: run({"days": got[0], "reason": got[1]} if got else None),
+            )
+        elif kind == "accept":
+            if bulk and count > 1:
+                self.push_screen(
+                    ConfirmDialog(
+                        t("dialog.confirm_bulk", n=count, action=t("kind.accept")),
+                        t("dialog.confirm_bulk_hint"),
+                    ),
+                    lambda yes: run({} if yes else None),
+                )
+            else:
+                run({})
+        else:
+            raise ValueError(f"unknown action {kind!r}")
+
+    @work(thread=True, group="actions")
+    def _make_actions(
+        self, kind: str, ids: list[str] | None, marks: Marks | None, params: dict, bulk: bool
+    ) -> None:
+        def matching(q: TicketQuery):
+            return iter(self.gateway.call(lambda r: list(r.ids_matching(q))))
+
+        targets = list(marks.ids(matching)) if marks is not None else list(ids or [])
+
+        def make(r: Replica) -> list[LocalResult]:
+            if kind == "accept":
+                return r.accept(targets)
+            if kind == "resolve":
+                return r.resolve(targets, params["reply"])
+            if kind == "note":
+                return [r.add_note(i, params["text"]) for i in targets]
+            if kind == "request_return":
+                return [r.request_return(i, params["reason"]) for i in targets]
+            return [r.request_extension(i, params["days"], params["reason"]) for i in targets]
+
+        results = self.gateway.call(make)
+        self.post_message(ActionsDone(kind, results, bulk))
+
+    def on_actions_done(self, message: ActionsDone) -> None:
+        t = self.t
+        done = [r for r in message.results if r.ok]
+        failed = [r for r in message.results if not r.ok]
+        self.remember_undo([r.action_id for r in done if r.action_id])
+        label = t(f"kind.{message.kind}")
+        if message.bulk:
+            self.queue_screen.after_bulk([r.ticket_id for r in failed])
+            lines = [
+                OutcomeLine(
+                    r.ticket_id, r.ok, label, t("outcome.ok") if r.ok else self._why(r.reason, r.message)
+                )
+                for r in failed + done
+            ]
+            self.push_screen(
+                OutcomeDialog(t("outcome.title", ok=len(done), failed=len(failed)), lines[:OUTCOME_LINES])
+            )
+        elif failed:
+            self.notify(
+                f"{label} {failed[0].ticket_id}: {self._why(failed[0].reason, failed[0].message)}",
+                severity="error",
+            )
+        else:
+            self.notify(t("notify.queued", action=label, n=len(done)))
+        self.data_changed()
+        if done and self.sync_status.connectivity == "online" and self.auto_sync:
+            self.run_sync(manual=False)
+
+    def _why(self, reason, message: str) -> str:
+        text = self.t.reason(reason) if reason else self.t("outcome.failed")
+        return f"{text}: {message}" if message else text
+
+    # -- undo ---------------------------------------------------------------------------------
+    def remember_undo(self, action_ids: list[str]) -> None:
+        if action_ids:
+            self.undo_stack.append(action_ids)
+
+    def undo_last(self) -> None:
+        if not self.undo_stack:
+            self.notify(self.t("notify.nothing_to_undo"), severity="warning")
+            return
+        self.undo_actions(self.undo_stack.pop())
+
+    @work(thread=True, group="undo")
+    def undo_actions(self, action_ids: list[str]) -> None:
+        undone = self.gateway.call(lambda r: sum(1 for a in action_ids if r.undo(a)))
+        self.call_from_thread(self._undone, undone)
+
+    def _undone(self, undone: int) -> None:
+        if undone:
+            self.notify(self.t("notify.undone", n=undone))
+        else:
+            self.notify(self.t("notify.undo_too_late"), severity="warning")
+        self.data_changed()
+
+    # -- refreshing ---------------------------------------------------------------------------
+    def data_changed(self, *, forget: bool = False) -> None:
+        """The replica changed: every open screen reloads what it shows; the sync bar too."""
+        for screen in self.screen_stack:
+            reload = getattr(screen, "reload", None)
+            if reload is not None and screen.is_mounted:
+                reload(forget=forget) if isinstance(screen, QueueScreen) else reload()
+        self.refresh_status()
+
+    @work(thread=True, exclusive=True, group="status")
+    def refresh_status(self) -> None:
+        state = self.gateway.call(lambda r: r.state())
+        if not get_current_worker().is_cancelled:
+            self.call_from_thread(self._status_loaded, state)
+
+    def _status_loaded(self, state) -> None:
+        self.sync_status = replace(
+            self.sync_status,
+            unsent=state.pending,
+            conflicts=state.open_conflicts,
+            last_sync_at=state.last_sync_at,
+            unit_name=state.unit_name,
+            liaison_name=state.liaison_name,
+        )
+
+    # -- sync ---------------------------------------------------------------------------------
+    def action_sync(self) -> None:
+        if self.sync_runner is None:
+            return
+        if self.sync_status.running:
+            self.notify(self.t("sync.running"))
+            return
+        self.run_sync(manual=True)
+
+    def _auto_sync(self) -> None:
+        if not self.sync_status.running:
+            self.run_sync(manual=False)
+
+    def run_sync(self, *, manual: bool) -> None:
+        self.sync_status = replace(self.sync_status, running=True, phase=None, done=0, total=None)
+        self._sync_worker(manual)
+
+    @work(thread=True, exclusive=True, group="sync", exit_on_error=False)
+    def _sync_worker(self, manual: bool) -> None:
+        assert self.sync_runner is not None
+
+        def progress(phase: str, done: int, total: int | None) -> None:
+            self.post_message(SyncProgressed(phase, done, total))
+
+        try:
+            outcome = self.sync_runner.run(progress)
+        except Exception as exc:  # a bug or a broken file must not kill the app: report it
+            outcome = SyncOutcome(ok=False, report=None, failure="error", error=str(exc))
+        self.post_message(SyncFinished(outcome, manual))
+
+    def on_sync_progressed(self, message: SyncProgressed) -> None:
+        self.sync_status = replace(
+            self.sync_status, phase=message.phase, done=message.done, total=message.total
+        )
+
+    def on_sync_finished(self, message: SyncFinished) -> None:
+        t = self.t
+        outcome = message.outcome
+        self.last_sync = outcome
+        connectivity = (
+            "online" if outcome.ok else ("offline" if outcome.failure == "unreachable" else "online")
+        )
+        self.sync_status = replace(
+            self.sync_status,
+            running=False,
+            connectivity=connectivity,
+            last_error=outcome.error,
+            network_cut=bool(self.network and self.network.is_cut),
+        )
+        report = outcome.report
+        if outcome.ok and report is not None:
+            if message.manual or report.rejected:
+                self.notify(
+                    t(
+                        "sync.done",
+                        sent=report.applied + report.duplicates,
+                        pulled=report.pulled_tickets,
+                        conflicts=report.conflicts,
+                    ),
+                    severity="warning" if report.rejected else "information",
+                )
+        elif message.manual:
+            self.notify(t("sync.failed", error=outcome.error or ""), severity="error", timeout=8)
+        sent = [a for a in outcome.actions if a.outcome != "unsent"]
+        if message.manual and sent:
+            lines = [
+                OutcomeLine(
+                    a.ticket_id,
+                    a.outcome == "applied",
+                    t(f"kind.{a.kind}"),
+                    t("badge.synced") if a.outcome == "applied" else self._why(a.reason, a.message),
+                )
+                for a in sent
+            ]
+            ok = sum(1 for line in lines if line.ok)
+            self.push_screen(
+                OutcomeDialog(t("outcome.title", ok=ok, failed=len(lines) - ok), lines[:OUTCOME_LINES])
+            )
+        self.data_changed(forget=bool(report and report.pulled_tickets))
+
+    # -- the demo's network switch ------------------------------------------------------------
+    def action_toggle_network(self) -> None:
+        if self.network is None:
+            return
+        if self.network.is_cut:
+            self.network.restore()
+            self.notify(self.t("sync.net_restored"))
+            self.sync_status = replace(self.sync_status, network_cut=False)
+            self._auto_sync()
+        else:
+            self.network.cut()
+            self.notify(self.t("sync.net_cut"), severity="warning")
+            self.sync_status = replace(self.sync_status, network_cut=True, connectivity="offline")

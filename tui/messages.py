@@ -1,0 +1,50 @@
+"""Messages the app's workers post back to the UI thread (the only way results travel)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from local_db.api import LocalResult, View
+from tui.core.pager import Window
+from tui.core.sync_runner import SyncOutcome
+
+
+@dataclass
+class WindowLoaded(Message):
+    window: Window
+    cursor: int  # list position to put the cursor on
+    total: int
+    generation: int
+
+
+@dataclass
+class CountsLoaded(Message):
+    counts: dict[View, int]
+
+
+@dataclass
+class ActionsDone(Message):
+    """Local actions were made (each one local transaction); they now wait to be sent."""
+
+    kind: str
+    results: list[LocalResult]
+    bulk: bool
+
+
+@dataclass
+class SyncProgressed(Message):
+    phase: str
+    done: int
+    total: int | None
+
+
+@dataclass
+class SyncFinished(Message):
+    outcome: SyncOutcome
+    manual: bool
+
+
+class DataChanged(Message):
+    """The replica changed (a local action, an undo, a sync, a conflict handled): reload views."""
