@@ -1,9 +1,462 @@
-"""``fycli serve`` and ``fycli central …``: the central platform's commands."""
+"""``fycli serve`` and ``fycli central …``: the central platform's commands.
+
+``serve`` runs the service; ``central`` drives a running service over its admin API (httpx),
+except ``central seed --db URL`` which fills a database directly (bulk, fast).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
 import click
+
+from central.config import (
+    DEFAULT_PORT,
+    DEFAULT_SERVER,
+    data_dir,
+    default_db_url,
+    token_file_for,
+    write_secret,
+)
+
+# The exit codes of fycli.py (kept equal; see its docstring).
+EXIT_ERROR, EXIT_UNREACHABLE, EXIT_AUTH = 1, 3, 4
 
 
 def register(root: click.Group) -> None:
     """Attach the central platform's commands to the root ``fycli`` group."""
+    root.add_command(serve)
+    root.add_command(central)
+
+
+# --- serve -----------------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("--db", "db_url", envvar="FYCLI_DB", help="Database URL (sqlite:///file or postgresql://…). "
+              "Default: central.db in the data dir ($FYCLI_DATA_DIR or ~/.local/share/fycli).")  # fmt: skip
+@click.option("--host", envvar="FYCLI_HOST", default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="FYCLI_PORT", type=int, default=DEFAULT_PORT, show_default=True,
+              help="0 picks a free port (printed on start).")  # fmt: skip
+@click.option(
+    "--admin-token", envvar="FYCLI_ADMIN_TOKEN", help="Use this admin token instead of a generated one."
+)
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
+@click.option("--access-log/--no-access-log", default=False, help="Log every request.")
+def serve(
+    db_url: str | None, host: str, port: int, admin_token: str | None, log_level: str, access_log: bool
+) -> None:
+    """Run the central platform's sync service (SQLite by default, PostgreSQL with --db)."""
+    import uvicorn
+
+    from central.app import create_app
+    from central.service import Service
+    from central.storage.engine import StorageError, open_database
+
+    url = db_url or default_db_url()
+    try:
+        db = open_database(url)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
+    service = Service(db)
+    created = service.ensure_admin_token(admin_token)
+    token_file = token_file_for(db.sqlite_path)
+    try:
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror}); try another --port"
+        ) from exc
+    bound_port = sock.getsockname()[1]
+    url_shown = f"http://{host}:{bound_port}"
+    where = db.sqlite_path or db.write.url.render_as_string(hide_password=True)
+    say = lambda text="": click.echo(text)  # noqa: E731
+    say("fycli central service")
+    say(f"  data:        {where}" + (" (SQLite)" if db.is_sqlite else " (PostgreSQL)"))
+    if created:
+        write_secret(token_file, created)
+        say(f"  admin token: {created}")
+        say(f"               (shown once; saved owner-only to {token_file})")
+    elif admin_token:
+        say("  admin token: the one given by --admin-token / FYCLI_ADMIN_TOKEN")
+    else:
+        say(f"  admin token: in {token_file}" if token_file.exists() else
+            "  admin token: set at first start (give a new one with --admin-token)")  # fmt: skip
+    say(f"  API docs:    {url_shown}/docs")
+    say("Add a unit and a liaison (prints the liaison's token):")
+    say(
+        f"  fycli central --server {url_shown} add-unit t-xq 西湖镇人民政府 --county 颍州区 --township 西湖镇"
+    )
+    say(f"  fycli central --server {url_shown} add-liaison 张三 --unit t-xq")
+    say(f"  then, on the liaison's machine: fycli init --server {url_shown} --token <token>")
+    say(f"fycli serve: listening on {url_shown}")
+    sys.stdout.flush()
+    app = create_app(service=service)
+    config = uvicorn.Config(app, log_level=log_level, access_log=access_log, timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+# --- central ---------------------------------------------------------------------------------
+
+
+class AdminClient:
+    """The admin API over httpx; every failure becomes a message and an exit code."""
+
+    def __init__(self, server: str, token: str) -> None:
+        import httpx
+
+        self.server = server.rstrip("/")
+        self.http = httpx.Client(
+            base_url=self.server, headers={"Authorization": f"Bearer {token}"}, timeout=120.0
+        )
+
+    def call(self, method: str, path: str, *, body: Any = None, params: dict | None = None) -> Any:
+        import httpx
+
+        try:
+            response = self.http.request(method, path, json=body, params=params)
+        except httpx.HTTPError as exc:
+            click.echo(f"error: cannot reach {self.server} ({exc}); is `fycli serve` running?", err=True)
+            sys.exit(EXIT_UNREACHABLE)
+        if response.status_code >= 400:
+            try:
+                err = response.json()
+                message = err.get("message", response.text)
+                if err.get("detail"):
+                    message += "".join(f"\n  {'.'.join(d['loc'])}: {d['msg']}" for d in err["detail"])
+            except ValueError:
+                message = response.text[:500]
+            click.echo(f"error ({response.status_code}): {message}", err=True)
+            sys.exit(EXIT_AUTH if response.status_code in (401, 403) else EXIT_ERROR)
+        return response.json()
+
+
+def _resolve_token(token: str | None, token_file: str | None) -> str:
+    if token:
+        return token
+    candidates = [Path(token_file)] if token_file else [data_dir() / "admin-token"]
+    for path in candidates:
+        if path.exists():
+            return path.read_text().strip()
+    raise click.UsageError(
+        "no admin token: give --admin-token (or FYCLI_ADMIN_TOKEN), or --token-file pointing at the "
+        f"admin-token file `fycli serve` wrote (looked in {candidates[0]})"
+    )
+
+
+@click.group()
+@click.option("--server", envvar="FYCLI_SERVER", default=DEFAULT_SERVER, show_default=True)
+@click.option(
+    "--admin-token", envvar="FYCLI_ADMIN_TOKEN", help="Default: the admin-token file in the data dir."
+)
+@click.option("--token-file", type=click.Path(dir_okay=False), help="Read the admin token from this file.")
+@click.option("--json", "as_json", is_flag=True, help="Print data as JSON.")
+@click.pass_context
+def central(
+    ctx: click.Context, server: str, admin_token: str | None, token_file: str | None, as_json: bool
+) -> None:
+    """The central platform's actions, over its admin API."""
+    ctx.obj = {"server": server, "token": admin_token, "token_file": token_file, "json": as_json}
+
+
+def _client(ctx: click.Context) -> AdminClient:
+    obj = ctx.find_root().find_object(dict) or ctx.obj
+    return AdminClient(obj["server"], _resolve_token(obj["token"], obj["token_file"]))
+
+
+def _as_json(ctx: click.Context) -> bool:
+    return bool((ctx.find_object(dict) or {}).get("json"))
+
+
+def _print(ctx: click.Context, data: Any, human: str) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2) if _as_json(ctx) else human)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print data as JSON.")
+
+
+def _with_json(ctx: click.Context, as_json: bool) -> None:
+    if as_json:
+        ctx.find_object(dict)["json"] = True
+
+
+@central.command("add-unit")
+@click.argument("unit_id")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["city", "county", "township", "department"]), default="township")
+@click.option("--parent", "parent_id")
+@click.option("--county")
+@click.option("--township")
+@json_option
+@click.pass_context
+def add_unit(ctx, unit_id, name, kind, parent_id, county, township, as_json) -> None:
+    """Add a unit (a township, county sub-platform, department …)."""
+    _with_json(ctx, as_json)
+    body = {
+        "id": unit_id,
+        "name": name,
+        "kind": kind,
+        "parent_id": parent_id,
+        "county": county,
+        "township": township,
+    }
+    unit = _client(ctx).call("POST", "/v1/admin/units", body=body)
+    _print(ctx, unit, f"added unit {unit['id']} {unit['name']}")
+
+
+@central.command("units")
+@json_option
+@click.pass_context
+def list_units(ctx, as_json) -> None:
+    """List the units."""
+    _with_json(ctx, as_json)
+    units = _client(ctx).call("GET", "/v1/admin/units")
+    _print(ctx, units, "\n".join(f"{u['id']}\t{u['kind']}\t{u['name']}" for u in units) or "no units yet")
+
+
+@central.command("add-liaison")
+@click.argument("name")
+@click.option("--unit", "unit_id", required=True, help="The unit the liaison works for.")
+@click.option("--id", "liaison_id", help="Default: generated.")
+@json_option
+@click.pass_context
+def add_liaison(ctx, name, unit_id, liaison_id, as_json) -> None:
+    """Add a liaison and print their token (shown this once only)."""
+    _with_json(ctx, as_json)
+    made = _client(ctx).call(
+        "POST", "/v1/admin/liaisons", body={"name": name, "unit_id": unit_id, "id": liaison_id}
+    )
+    _print(ctx, made, f"liaison {made['liaison_id']} of {unit_id}\ntoken (shown once): {made['token']}")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+def _act(ctx: click.Context, ticket_id: str, action: dict, at: str | None = None) -> None:
+    body = {"ticket_id": ticket_id, "created_at": _now(), **action}
+    params = {"at": at} if at else None
+    result = _client(ctx).call("POST", f"/v1/admin/tickets/{ticket_id}/actions", body=body, params=params)
+    _report(ctx, ticket_id, action["kind"], result)
+
+
+def _report(ctx: click.Context, ticket_id: str, kind: str, result: dict) -> None:
+    if _as_json(ctx):
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    elif result["outcome"] == "applied":
+        ticket = result["ticket"]
+        click.echo(
+            f"{kind} {ticket_id}: applied — now {ticket['status']}, unit {ticket.get('unit_id') or '-'}"
+        )
+    else:
+        click.echo(
+            f"{kind} {ticket_id}: {result['outcome']} — {result.get('reason')}: {result.get('message')}"
+        )
+    if result["outcome"] == "rejected":
+        sys.exit(EXIT_ERROR)
+
+
+at_option = click.option("--at", help="When it happened (ISO time with zone), to back-fill history.")
+
+
+@central.command("register")
+@click.argument("ticket_id")
+@click.option("--title", required=True)
+@click.option("--description", default="")
+@click.option("--channel", default="hotline_12345", show_default=True,
+              type=click.Choice(["hotline_12345", "leader_board", "mayor_mailbox", "media", "opinion", "wechat"]))  # fmt: skip
+@click.option("--type", "appeal_type", default="help", show_default=True,
+              type=click.Choice(["consult", "help", "complaint", "report", "suggestion", "praise"]))  # fmt: skip
+@click.option("--category", default="其他", show_default=True)
+@click.option("--citizen-name", default="")
+@click.option("--phone", "citizen_phone", default="")
+@click.option(
+    "--callback", "needs_callback", is_flag=True, help="The unit must call back: do not mask the phone."
+)
+@click.option("--address", default="")
+@click.option("--county", required=True)
+@click.option("--township", required=True)
+@click.option("--village")
+@click.option("--complexity", type=click.Choice(["urgent", "general", "complex"]), default="general")
+@at_option
+@json_option
+@click.pass_context
+def register_ticket(ctx, ticket_id, at, as_json, **fields) -> None:
+    """Register (受理) a ticket from a channel."""
+    _with_json(ctx, as_json)
+    body = {"kind": "register", "ticket_id": ticket_id, "created_at": _now(), **fields}
+    result = _client(ctx).call("POST", "/v1/admin/tickets", body=body, params={"at": at} if at else None)
+    _report(ctx, ticket_id, "register", result)
+
+
+def _simple(name: str, kind: str, doc: str, *options, build=None) -> None:
+    """Declare a ``fycli central NAME TICKET_ID [options]`` command for a central action."""
+
+    @click.pass_context
+    def command(ctx, ticket_id, at, as_json, **values) -> None:
+        _with_json(ctx, as_json)
+        action = {"kind": kind, **(build(values) if build else values)}
+        _act(ctx, ticket_id, action, at)
+
+    command.__doc__ = doc
+    for option in reversed((click.argument("ticket_id"), *options, at_option, json_option)):
+        command = option(command)
+    central.command(name)(command)
+
+
+_simple(
+    "assign",
+    "assign",
+    "Assign (交办) a registered ticket to a unit; sets both deadlines.",
+    click.option("--unit", "unit_id", required=True),
+    click.option("--complexity", type=click.Choice(["urgent", "general", "complex"])),
+)
+_simple(
+    "reassign",
+    "reassign",
+    "Reassign (改派) a ticket to another unit.",
+    click.option("--unit", "unit_id", required=True),
+    click.option("--reason", default=""),
+)
+_simple("urge", "urge", "Urge (催办) the unit.", click.option("--comment", default=""))
+_simple(
+    "supervise",
+    "supervise",
+    "Put under supervision (督办); --listed for 挂牌督办.",
+    click.option("--listed", is_flag=True),
+    click.option("--comment", default=""),
+)
+_simple("escalate", "escalate", "Escalate (提级调度).", click.option("--comment", default=""))
+_simple(
+    "reject-reply",
+    "reject_reply",
+    "Send the reply back as incomplete (回退).",
+    click.option("--reason", required=True),
+)
+_simple(
+    "feedback",
+    "record_feedback",
+    "Record the citizen's verdict (回访); dissatisfied reopens it.",
+    click.option(
+        "--result", required=True, type=click.Choice(["satisfied", "basically_satisfied", "dissatisfied"])
+    ),
+    click.option("--comment", default=""),
+)
+_simple(
+    "decide-return",
+    "decide_return",
+    "Grant (--approve --unit U) or refuse (--refuse) a return request.",
+    click.option("--approve/--refuse", required=True),
+    click.option("--unit", "unit_id"),
+    click.option("--comment", default=""),
+)
+_simple(
+    "decide-extension",
+    "decide_extension",
+    "Grant (--approve [--days N]) or refuse an extension.",
+    click.option("--approve/--refuse", required=True),
+    click.option("--days", type=int),
+    click.option("--comment", default=""),
+)
+_simple("archive", "archive", "Archive (归档) a closed ticket.")  # fmt: skip
+
+
+@central.command("show")
+@click.argument("ticket_id")
+@click.pass_context
+def show(ctx, ticket_id) -> None:
+    """Print a ticket with its notes and events (JSON)."""
+    click.echo(json.dumps(_client(ctx).call("GET", f"/v1/tickets/{ticket_id}"), ensure_ascii=False, indent=2))
+
+
+@central.group("calendar")
+def calendar_group() -> None:
+    """The holiday table the platform hands to every client."""
+
+
+@calendar_group.command("set")
+@click.argument("year", type=int)
+@click.option("--holiday", "holidays", multiple=True, help="A day off (YYYY-MM-DD); repeat.")
+@click.option("--workday", "workdays", multiple=True, help="A make-up working weekend day (调休); repeat.")
+@click.option("--file", "path", type=click.File(), help="A HolidayTable JSON file instead.")
+@click.pass_context
+def calendar_set(ctx, year, holidays, workdays, path) -> None:
+    """Set a year's holiday table (clients receive it on their next sync)."""
+    body = json.load(path) if path else {"year": year, "holidays": list(holidays), "workdays": list(workdays)}
+    result = _client(ctx).call("PUT", f"/v1/admin/calendar/{year}", body=body)
+    click.echo(f"calendar {year} stored; calendar version {result['calendar_version']}")
+
+
+@central.command("metrics")
+@click.option(
+    "--month", default=lambda: dt.date.today().strftime("%Y-%m"), help="YYYY-MM; default: this month."
+)
+@click.option("--unit", "unit_id")
+@json_option
+@click.pass_context
+def metrics(ctx, month, unit_id, as_json) -> None:
+    """三率 per unit for a month, with rank among peers ("—" when nothing was due)."""
+    from central.metrics import fmt_rate
+
+    _with_json(ctx, as_json)
+    params = {"month": month, **({"unit_id": unit_id} if unit_id else {})}
+    rows = _client(ctx).call("GET", "/v1/admin/metrics", params=params)
+    if _as_json(ctx):
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{'unit':<16} {'rank':>7} {'response':>9} {'resolution':>10} {'on-time':>8} {'satisf.':>8} "
+               f"{'return':>7} {'rework':>7}  name")  # fmt: skip
+    for m in rows:
+        rank = f"{m['rank']}/{m['peers']}" if m["rank"] else "—"
+        click.echo(
+            f"{m['unit_id']:<16} {rank:>7} {fmt_rate(m['response_rate']):>9} {fmt_rate(m['resolution_rate']):>10} "
+            f"{fmt_rate(m['on_time_rate']):>8} {fmt_rate(m['satisfaction_rate']):>8} "
+            f"{fmt_rate(m['return_rate']):>7} {fmt_rate(m['rework_rate']):>7}  {m['unit_name']}"
+        )
+
+
+@central.command("seed")
+@click.argument("count", type=int, default=1000)
+@click.option("--db", "db_url", help="Fill this database directly (fast, bulk) instead of the server's.")
+@click.option(
+    "--seed", "seed_value", type=int, default=1, show_default=True, help="Random seed (same seed, same data)."
+)
+@click.option("--county", help="Only this county's units and tickets.")
+@click.option("--township", help="Only this township.")
+@json_option
+@click.pass_context
+def seed(ctx, count, db_url, seed_value, county, township, as_json) -> None:
+    """Fill a service with realistic data: Fuyang's counties and townships as units, COUNT tickets
+    in every status with deadlines on the working-day calendar."""
+    import time
+
+    _with_json(ctx, as_json)
+    started = time.perf_counter()
+    if db_url:
+        from central.seed import seed_service
+        from central.service import Service
+        from central.storage.engine import StorageError, open_database
+
+        try:
+            db = open_database(db_url)
+        except StorageError as exc:
+            raise click.ClickException(str(exc)) from exc
+        summary = seed_service(Service(db), count, seed=seed_value, county=county, township=township)
+    else:
+        body = {"tickets": count, "seed": seed_value, "county": county, "township": township}
+        summary = _client(ctx).call("POST", "/v1/admin/seed", body=body)
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    _print(
+        ctx,
+        summary,
+        f"seeded {summary['units']} units and {summary['tickets']} tickets in {summary['seconds']} s",
+    )

@@ -1,0 +1,302 @@
+"""The central service's HTTP API (FastAPI): the sync endpoints and the platform's admin API.
+
+``create_app(db_url)`` builds it; ``fycli serve`` runs it under uvicorn. Routes are thin: they
+authenticate, validate (pydantic, strict: unknown fields are refused) and call
+:class:`central.service.Service`. Every error is an ``ErrorBody``; a 4xx changes nothing.
+"""
+
+import datetime as dt
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Body, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
+
+from central.bodies import MAX_COMPRESSED, MAX_DECOMPRESSED, BodyLimitMiddleware
+from central.service import DEFAULT_PULL_LIMIT, UNIT_KINDS, Liaison, Service, ServiceError
+from central.storage.engine import Database, open_database
+from schemas.actions import CentralActionT, Register
+from schemas.calendar import HolidayTable
+from schemas.ticket import UnitId
+from schemas.wire import (
+    MAX_PULL_LIMIT,
+    PROTOCOL_VERSION,
+    ErrorBody,
+    Me,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+    UnitMetrics,
+)
+
+JSON = "application/json"
+_ERRORS = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+           409: "conflict", 413: "too_large", 415: "unsupported_encoding", 422: "invalid_request"}  # fmt: skip
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (401, 403, 404, 413, 415, 422)
+}
+
+
+class UnitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: UnitId
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field("township", pattern="^(" + "|".join(UNIT_KINDS) + ")$")
+    parent_id: UnitId | None = None
+    county: str | None = Field(None, max_length=200)
+    township: str | None = Field(None, max_length=200)
+
+
+class LiaisonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: UnitId | None = None
+    name: str = Field(min_length=1, max_length=200)
+    unit_id: UnitId
+
+
+class LiaisonCreated(BaseModel):
+    liaison_id: str
+    token: str = Field(description="Shown once; only its hash is stored.")
+
+
+class SeedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tickets: int = Field(1000, ge=0, le=1_000_000)
+    seed: int = 1
+    county: str | None = None
+    township: str | None = None
+
+
+def _json(body: bytes, status: int = 200) -> Response:
+    return Response(content=body, media_type=JSON, status_code=status)
+
+
+def _error(status: int, error: str, message: str, detail: list | None = None) -> JSONResponse:
+    content: dict[str, Any] = {"error": error, "message": message}
+    if detail is not None:
+        content["detail"] = detail
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(content, status_code=status, headers=headers)
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ServiceError(401, "unauthorized", "send Authorization: Bearer <token> (see `fycli init`)")
+    return token.strip()
+
+
+def create_app(
+    db_url: str | None = None,
+    *,
+    db: Database | None = None,
+    max_compressed: int = MAX_COMPRESSED,
+    max_decompressed: int = MAX_DECOMPRESSED,
+    service: Service | None = None,
+) -> FastAPI:
+    """The ASGI app over the database at ``db_url`` (migrated on open)."""
+    if service is None:
+        service = Service(db or open_database(db_url or ""))
+    app = FastAPI(
+        title="fycli central service",
+        version=str(PROTOCOL_VERSION),
+        description="The central platform's sync service and admin API. See docs/protocol.md.",
+    )
+    app.state.service = service
+    app.add_middleware(GZipMiddleware, minimum_size=512)
+    app.add_middleware(BodyLimitMiddleware, max_compressed=max_compressed, max_decompressed=max_decompressed)
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        return _error(exc.status, exc.error, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return _error(422, "invalid_request", "the request does not match the schema; see detail", detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, _ERRORS.get(exc.status_code, "error"), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _internal(_request: Request, exc: Exception) -> JSONResponse:
+        return _error(500, "internal", f"the server failed ({type(exc).__name__}); try again later")
+
+    def liaison(request: Request) -> Liaison:
+        token = _bearer(request)
+        found = service.liaison_for(token)
+        if found is None:
+            if service.is_admin(token):
+                raise ServiceError(
+                    403, "forbidden", "this endpoint is for a liaison's token, not the admin's"
+                )
+            raise ServiceError(
+                401, "unauthorized", "the token is wrong or revoked; ask the platform for a new one"
+            )
+        return found
+
+    def admin(request: Request) -> str:
+        token = _bearer(request)
+        if service.is_admin(token):
+            return "admin"
+        if service.liaison_for(token) is not None:
+            raise ServiceError(403, "forbidden", "this endpoint needs the admin token")
+        raise ServiceError(401, "unauthorized", "the admin token is wrong (see the admin-token file)")
+
+    def anyone(request: Request) -> Liaison | None:
+        token = _bearer(request)
+        if service.is_admin(token):
+            return None
+        found = service.liaison_for(token)
+        if found is None:
+            raise ServiceError(401, "unauthorized", "the token is wrong or revoked")
+        return found
+
+    LiaisonDep = Annotated[Liaison, Depends(liaison)]
+    AdminDep = Annotated[str, Depends(admin)]
+
+    def remote(request: Request) -> str | None:
+        return request.client.host if request.client else None
+
+    # --- public and liaison ------------------------------------------------------------------
+
+    @app.get("/v1/health")
+    def health() -> dict:
+        return {"status": "ok", "server_id": service.server_id(), "protocol": PROTOCOL_VERSION}
+
+    @app.get("/v1/me", response_model=Me, responses=_ERROR_RESPONSES)
+    def me(who: LiaisonDep) -> Me:
+        return Me(
+            liaison_id=who.id, name=who.name, unit_id=who.unit_id, unit_name=who.unit_name,
+            server_id=service.server_id(),
+        )  # fmt: skip
+
+    @app.post("/v1/sync/push", response_model=PushResponse, responses=_ERROR_RESPONSES)
+    def push(body: PushRequest, who: LiaisonDep, request: Request) -> Response:
+
+        return _json(orjson.dumps(service.push(who, body.client_id, list(body.actions), remote(request))))
+
+    @app.get("/v1/sync/pull", response_model=PullResponse, responses=_ERROR_RESPONSES)
+    def pull(
+        who: LiaisonDep,
+        cursor: Annotated[str | None, Query(max_length=512)] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT)] = DEFAULT_PULL_LIMIT,
+        calendar_version: Annotated[int | None, Query(ge=0)] = None,
+        metrics_etag: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> Response:
+        return _json(service.pull(who, cursor or None, limit, calendar_version, metrics_etag))
+
+    @app.get("/v1/tickets/{ticket_id}", responses=_ERROR_RESPONSES)
+    def ticket(ticket_id: str, who: Annotated[Liaison | None, Depends(anyone)]) -> Response:
+        body = service.ticket_json(ticket_id, who)
+        if body is None:
+            raise ServiceError(404, "not_found", f"no ticket {ticket_id}")
+        return _json(body)
+
+    # --- admin -------------------------------------------------------------------------------
+
+    @app.post("/v1/admin/units", status_code=201, responses=_ERROR_RESPONSES)
+    def add_unit(body: UnitIn, _who: AdminDep, request: Request) -> dict:
+        return service.add_unit(body.model_dump(), remote_addr=remote(request))
+
+    @app.get("/v1/admin/units", responses=_ERROR_RESPONSES)
+    def list_units(_who: AdminDep) -> list[dict]:
+        return service.list_units()
+
+    @app.post(
+        "/v1/admin/liaisons", status_code=201, response_model=LiaisonCreated, responses=_ERROR_RESPONSES
+    )
+    def add_liaison(body: LiaisonIn, _who: AdminDep, request: Request) -> LiaisonCreated:
+        liaison_id, token = service.add_liaison(body.name, body.unit_id, body.id, remote_addr=remote(request))
+        return LiaisonCreated(liaison_id=liaison_id, token=token)
+
+    def _outcome(outcome) -> Response:
+
+        body = {
+            "outcome": outcome.outcome,
+            "original_outcome": outcome.original_outcome,
+            "reason": outcome.reason.value if outcome.reason else None,
+            "message": outcome.message,
+            "ticket": orjson.Fragment(outcome.ticket.model_dump_json()) if outcome.ticket else None,
+        }
+        return _json(orjson.dumps(body))
+
+    AtQuery = Annotated[
+        dt.datetime | None,
+        Query(description="When it happened (timezone-aware), to back-fill history; default: now."),
+    ]
+
+    def _check_at(at: dt.datetime | None) -> dt.datetime | None:
+        if at is not None and at.tzinfo is None:
+            raise ServiceError(
+                422, "invalid_request", "`at` needs a timezone, e.g. 2025-03-01T09:00:00+08:00"
+            )
+        return at
+
+    @app.post("/v1/admin/tickets", responses=_ERROR_RESPONSES)
+    def register(body: Register, _who: AdminDep, request: Request, at: AtQuery = None) -> Response:
+        return _outcome(service.admin_action(body, at=_check_at(at), remote_addr=remote(request)))
+
+    @app.post("/v1/admin/tickets/{ticket_id}/actions", responses=_ERROR_RESPONSES)
+    def central_action(
+        ticket_id: str,
+        body: Annotated[CentralActionT, Body()],
+        _who: AdminDep,
+        request: Request,
+        at: AtQuery = None,
+    ) -> Response:
+        if body.ticket_id != ticket_id:
+            raise ServiceError(422, "invalid_request", f"the body's ticket_id is not {ticket_id}")
+        return _outcome(service.admin_action(body, at=_check_at(at), remote_addr=remote(request)))
+
+    @app.get("/v1/admin/tickets", responses=_ERROR_RESPONSES)
+    def list_tickets(
+        _who: AdminDep,
+        unit_id: str | None = None,
+        status: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT)] = 100,
+        after: str | None = None,
+    ) -> Response:
+        return _json(service.list_tickets(unit_id, status, limit, after))
+
+    @app.put("/v1/admin/calendar/{year}", responses=_ERROR_RESPONSES)
+    def put_calendar(year: int, body: HolidayTable, _who: AdminDep, request: Request) -> dict:
+        if body.year != year:
+            raise ServiceError(422, "invalid_request", f"the table is for {body.year}, not {year}")
+        return {"calendar_version": service.put_calendar(body, remote(request))}
+
+    @app.get("/v1/admin/calendar", responses=_ERROR_RESPONSES)
+    def get_calendar(_who: AdminDep) -> dict:
+        version, tables = service.calendar()
+        return {"calendar_version": version, "tables": [t.model_dump(mode="json") for t in tables]}
+
+    @app.get("/v1/admin/metrics", response_model=list[UnitMetrics], responses=_ERROR_RESPONSES)
+    def get_metrics(
+        _who: AdminDep,
+        month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+        unit_id: str | None = None,
+    ) -> list[UnitMetrics]:
+        return service.metrics(month, unit_id)
+
+    @app.get("/v1/admin/audit", responses=_ERROR_RESPONSES)
+    def get_audit(
+        _who: AdminDep, limit: Annotated[int, Query(ge=1, le=10_000)] = 100, target: str | None = None
+    ) -> list[dict]:
+        return service.audit_rows(limit, target)
+
+    @app.post("/v1/admin/seed", responses=_ERROR_RESPONSES)
+    def seed(body: SeedIn, _who: AdminDep) -> dict:
+        from central.seed import seed_service
+
+        return seed_service(service, body.tickets, seed=body.seed, county=body.county, township=body.township)
+
+    return app

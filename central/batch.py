@@ -1,0 +1,282 @@
+"""Deciding actions against stored tickets: one :class:`Batch` per transaction.
+
+Every action is decided by :func:`schemas.workflow.decide` — never a rule of our own — against
+the ticket's current state, which includes what earlier actions of the same batch did. A
+decision only *stages* writes; :meth:`Batch.flush` writes them all at the end, after taking the
+commit-order numbers last (see ``repo.take_seqs``). Because nothing is written until the
+decision is made, an action that fails (rejected, or an error while deciding it) leaves no
+trace but its own outcome: the effect of "each action in its own savepoint", without the cost
+of one savepoint per action.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from central.storage import repo
+from central.storage import tables as t
+from schemas.actions import AddNote
+from schemas.calendar import WorkCalendar
+from schemas.enums import Reason, Role
+from schemas.ticket import Event, Note, Ticket
+from schemas.workflow import Actor, Applied, Rejected, decide
+
+
+@dataclass
+class Outcome:
+    """What became of one action; the push and admin answers are built from it."""
+
+    action_id: str
+    outcome: str  # applied | rejected | duplicate
+    original_outcome: str | None = None
+    reason: Reason | None = None
+    message: str | None = None
+    ticket: Ticket | None = None  # the current state after the decision (unmasked)
+    changed_by: str | None = None
+    changed_at: dt.datetime | None = None
+    client_seq: int | None = None
+
+
+@dataclass
+class _Slot:
+    """A ticket as this batch sees it: stored state plus the batch's own staged changes."""
+
+    ticket: Ticket | None
+    scope_since: int
+    changed_by: str | None
+    exists: bool  # stored before this batch
+    dirty: bool = False
+    unit_changed: bool = False
+
+
+@dataclass
+class Batch:
+    conn: Connection
+    calendar: WorkCalendar
+    remote_addr: str | None = None
+    _slots: dict[str, _Slot] = field(default_factory=dict)
+    _notes: list[tuple[str, Note]] = field(default_factory=list)
+    _events: list[tuple[str, Event]] = field(default_factory=list)
+    _exits: list[tuple[str, str]] = field(default_factory=list)  # (unit_id, ticket_id)
+    _actions: list[dict] = field(default_factory=list)
+    _audit: list[dict] = field(default_factory=list)
+    _seen: dict[str, dict] = field(default_factory=dict)  # action_id -> stored outcome row
+    _note_ids: set[str] = field(default_factory=set)
+
+    def prefetch(self, ticket_ids: list[str], action_ids: list[str]) -> None:
+        """Load (and lock) the tickets and the earlier outcomes of a batch in two queries."""
+        for tid, stored in repo.load_tickets(self.conn, ticket_ids, lock=True).items():
+            self._slots[tid] = _Slot(stored.ticket, stored.scope_since, stored.changed_by, True)
+        for part in repo.chunks(sorted(set(action_ids))):
+            for row in self.conn.execute(sa.select(t.actions).where(t.actions.c.action_id.in_(part))):
+                self._seen[row.action_id] = row._asdict()
+
+    def _slot(self, ticket_id: str) -> _Slot:
+        slot = self._slots.get(ticket_id)
+        if slot is None:
+            stored = repo.load_tickets(self.conn, [ticket_id], lock=True).get(ticket_id)
+            slot = (
+                _Slot(stored.ticket, stored.scope_since, stored.changed_by, True)
+                if stored
+                else _Slot(None, 0, None, False)
+            )
+            self._slots[ticket_id] = slot
+        return slot
+
+    def decide(
+        self,
+        action: Any,
+        actor: Actor,
+        now: dt.datetime,
+        *,
+        liaison_id: str | None = None,
+        client_id: str | None = None,
+        client_seq: int | None = None,
+    ) -> Outcome:
+        """Decide one action and stage its writes. Never raises for a business refusal."""
+        slot = self._slot(action.ticket_id)
+        seen = self._seen.get(action.action_id)
+        if seen is not None:
+            return self._duplicate(action, liaison_id, seen, slot, client_seq)
+        if isinstance(action, AddNote) and self._note_taken(action.note_id):
+            decision: Applied | Rejected = Rejected(Reason.INVALID, f"note id {action.note_id} is taken")
+        else:
+            decision = decide(slot.ticket, action, actor, now, self.calendar)
+        payload = action.model_dump_json()
+        if isinstance(decision, Applied):
+            outcome = self._stage_applied(slot, action, actor, decision, now)
+        else:
+            for note in decision.notes:
+                self._stage_note(slot, note)
+            outcome = Outcome(action.action_id, "rejected", reason=decision.reason, message=decision.message)
+            outcome.ticket = slot.ticket
+            outcome.changed_by = slot.changed_by
+            outcome.changed_at = slot.ticket.updated_at if slot.ticket else None
+        outcome.client_seq = client_seq
+        row = {
+            "action_id": action.action_id,
+            "liaison_id": liaison_id,
+            "client_id": client_id,
+            "client_seq": client_seq,
+            "ticket_id": action.ticket_id,
+            "kind": action.kind,
+            "outcome": outcome.outcome,
+            "reason": outcome.reason.value if outcome.reason else None,
+            "message": outcome.message,
+            "payload": payload,
+            "decided_at": repo.iso(now),
+        }
+        self._actions.append(row)
+        self._seen[action.action_id] = row
+        self._audit.append(
+            {
+                "at": repo.iso(now),
+                "actor": actor.name,
+                "role": actor.role.value,
+                "what": f"{action.kind}:{outcome.outcome}",
+                "target": action.ticket_id,
+                "client_id": client_id,
+                "remote_addr": self.remote_addr,
+                "detail": json.dumps(
+                    {"action_id": action.action_id, "reason": row["reason"], "unit_id": actor.unit_id},
+                    ensure_ascii=False,
+                ),
+            }
+        )
+        return outcome
+
+    def _note_taken(self, note_id: str) -> bool:
+        if note_id in self._note_ids:
+            return True
+        return self.conn.execute(sa.select(t.notes.c.id).where(t.notes.c.id == note_id)).first() is not None
+
+    def _duplicate(self, action, liaison_id: str | None, seen: dict, slot: _Slot, client_seq) -> Outcome:
+        mine = seen["liaison_id"] == liaison_id
+        same_kind = seen["kind"] == action.kind and seen["ticket_id"] == action.ticket_id
+        if not (mine and same_kind):
+            return Outcome(
+                action.action_id,
+                "rejected",
+                reason=Reason.INVALID,
+                message=f"action id {action.action_id} was used for another action",
+                client_seq=client_seq,
+            )
+        return Outcome(
+            action.action_id,
+            "duplicate",
+            original_outcome=seen["outcome"],
+            reason=Reason(seen["reason"]) if seen["reason"] else None,
+            message=seen["message"],
+            ticket=slot.ticket,
+            changed_by=slot.changed_by,
+            changed_at=slot.ticket.updated_at if slot.ticket else None,
+            client_seq=client_seq,
+        )
+
+    def _stage_note(self, slot: _Slot, note: Note) -> None:
+        self._notes.append((note.ticket_id, note))
+        self._note_ids.add(note.id)
+        slot.dirty = True
+
+    def _stage_applied(self, slot: _Slot, action, actor: Actor, decision: Applied, now) -> Outcome:
+        old = slot.ticket
+        new = decision.ticket
+        if not decision.noop:
+            if old is not None and old.unit_id and old.unit_id != new.unit_id:
+                self._exits.append((old.unit_id, new.id))
+            if old is None or old.unit_id != new.unit_id:
+                slot.unit_changed = True
+            if new is not old:
+                slot.ticket = new
+                slot.changed_by = actor.name
+            for event in decision.events:
+                self._events.append((new.id, event))
+            for note in decision.notes:
+                self._stage_note(slot, note)
+            slot.dirty = slot.dirty or bool(decision.events) or new is not old
+        return Outcome(
+            action.action_id,
+            "applied",
+            ticket=slot.ticket,
+            changed_by=slot.changed_by,
+            changed_at=slot.ticket.updated_at if slot.ticket else None,
+        )
+
+    def audit(self, actor: str, role: Role, what: str, target: str | None, detail: dict, now) -> None:
+        self._audit.append(
+            {
+                "at": repo.iso(now),
+                "actor": actor,
+                "role": role.value,
+                "what": what,
+                "target": target,
+                "client_id": None,
+                "remote_addr": self.remote_addr,
+                "detail": json.dumps(detail, ensure_ascii=False, default=str),
+            }
+        )
+
+    def flush(self) -> None:
+        """Write everything staged. The commit-order numbers are taken first among the writes
+        that carry them, and right before the commit: nothing else runs after this."""
+        conn = self.conn
+        if self._actions:
+            conn.execute(t.actions.insert(), self._actions)
+        if self._audit:
+            conn.execute(t.audit.insert(), self._audit)
+        dirty = [(tid, s) for tid, s in self._slots.items() if s.dirty and s.ticket is not None]
+        if not dirty:
+            return
+        first = repo.take_seqs(conn, len(dirty))
+        seq_of: dict[str, int] = {}
+        inserts, updates = [], []
+        for offset, (tid, slot) in enumerate(dirty):
+            seq = seq_of[tid] = first + offset
+            scope_since = seq if slot.unit_changed else slot.scope_since
+            values = repo.ticket_values(slot.ticket, seq, scope_since, slot.changed_by)
+            (updates if slot.exists else inserts).append(values)
+        if inserts:
+            conn.execute(t.tickets.insert(), inserts)
+        if updates:
+            cols = [c for c in updates[0] if c != "id"]
+            stmt = (
+                t.tickets.update()
+                .where(t.tickets.c.id == sa.bindparam("b_id"))
+                .values({c: sa.bindparam(c) for c in cols})
+            )
+            conn.execute(stmt, [{**{c: u[c] for c in cols}, "b_id": u["id"]} for u in updates])
+        if self._notes:
+            conn.execute(
+                t.notes.insert(),
+                [
+                    {"id": n.id, "ticket_id": tid, "change_seq": seq_of[tid], "data": n.model_dump_json()}
+                    for tid, n in self._notes
+                ],
+            )
+        if self._events:
+            conn.execute(
+                t.events.insert(),
+                [
+                    {
+                        "id": e.id,
+                        "ticket_id": tid,
+                        "change_seq": seq_of[tid],
+                        "action": e.action,
+                        "unit_id": e.unit_id or self._slots[tid].ticket.unit_id,
+                        "at": repo.iso(e.at),
+                        "data": e.model_dump_json(),
+                    }
+                    for tid, e in self._events
+                ],
+            )
+        if self._exits:
+            conn.execute(
+                t.scope_exits.insert(),
+                [{"change_seq": seq_of[tid], "unit_id": unit, "ticket_id": tid} for unit, tid in self._exits],
+            )

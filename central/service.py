@@ -1,0 +1,508 @@
+"""The central service's operations, independent of HTTP: what the API routes call.
+
+Holds no state that matters: everything is read from the database on each call (the only
+in-process things are caches keyed by database facts), so several processes on one
+PostgreSQL behave as one service.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from central import metrics as metrics_mod
+from central.batch import Batch, Outcome
+from central.storage import repo
+from central.storage import tables as t
+from central.storage.engine import Database
+from schemas.calendar import HolidayTable, WorkCalendar, beijing_date
+from schemas.enums import Role
+from schemas.ticket import Ticket, liaison_copy
+from schemas.wire import MAX_PULL_LIMIT, QueuedAction, UnitMetrics
+from schemas.workflow import Actor
+
+T = TypeVar("T")
+DEFAULT_PULL_LIMIT = 1000
+UNIT_KINDS = ("city", "county", "township", "department")
+
+
+class ServiceError(Exception):
+    """A refusal the API turns into an ``ErrorBody`` (nothing was changed)."""
+
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.error, self.message = status, error, message
+
+
+@dataclass(frozen=True)
+class Liaison:
+    id: str
+    name: str
+    unit_id: str
+    unit_name: str
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(Role.LIAISON, self.name, self.unit_id)
+
+
+# --- cursors ---------------------------------------------------------------------------------
+
+
+def encode_cursor(generation: str, seq: int) -> str:
+    raw = json.dumps({"g": generation, "s": seq}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, int]:
+    """``(generation, seq)``; raises ServiceError 422 ``invalid_cursor`` when it is not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        generation, seq = data["g"], data["s"]
+        if not isinstance(generation, str) or not isinstance(seq, int) or seq < 0:
+            raise ValueError
+        return generation, seq
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ServiceError(
+            422, "invalid_cursor", "the cursor is malformed: pull again without a cursor"
+        ) from None
+
+
+def _is_retryable(exc: sa.exc.DBAPIError) -> bool:
+    """Lost races that a fresh attempt resolves: a unique key taken meanwhile, a deadlock, a
+    serialisation failure, SQLite's busy lock."""
+    if isinstance(exc, sa.exc.IntegrityError):
+        return True
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in ("40001", "40P01") or "database is locked" in str(exc.orig)
+
+
+class Service:
+    def __init__(self, db: Database, *, clock: Callable[[], dt.datetime] = repo.utcnow) -> None:
+        self.db = db
+        self.clock = clock
+        self._calendar: tuple[int, WorkCalendar] | None = None
+        self._metrics_cache: dict[tuple, list[UnitMetrics]] = {}
+
+    # --- transactions ------------------------------------------------------------------------
+
+    def write(self, work: Callable[[Connection], T], attempts: int = 6) -> T:
+        """Run ``work`` in one write transaction, again from scratch when it lost a race."""
+        for attempt in range(attempts):
+            try:
+                with self.db.write.begin() as conn:
+                    return work(conn)
+            except sa.exc.DBAPIError as exc:
+                if attempt == attempts - 1 or not _is_retryable(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    # --- facts -------------------------------------------------------------------------------
+
+    def server_id(self) -> str:
+        with self.db.read.connect() as conn:
+            return repo.get_meta(conn, "server_id") or ""
+
+    def work_calendar(self, conn: Connection) -> WorkCalendar:
+        """The calendar built from the stored holiday tables (cached per calendar version)."""
+        version = repo.calendar_version(conn)
+        if self._calendar is None or self._calendar[0] != version:
+            self._calendar = (version, WorkCalendar(repo.calendar_tables(conn)))
+        return self._calendar[1]
+
+    # --- authentication ----------------------------------------------------------------------
+
+    def ensure_admin_token(self, given: str | None) -> str | None:
+        """Store ``given`` as the admin token, or create one on first start. Returns a token only
+        when it was just created (to be shown once)."""
+        if given:
+            self.write(lambda c: repo.set_meta(c, "admin_token_hash", repo.hash_token(given)))
+            return None
+        with self.db.read.connect() as conn:
+            if repo.get_meta(conn, "admin_token_hash"):
+                return None
+        token = "fyadm_" + secrets.token_urlsafe(32)
+
+        def store(conn: Connection) -> bool:
+            if repo.get_meta(conn, "admin_token_hash"):
+                return False  # another process created it first
+            repo.set_meta(conn, "admin_token_hash", repo.hash_token(token))
+            return True
+
+        return token if self.write(store) else None
+
+    def is_admin(self, token: str) -> bool:
+        with self.db.read.connect() as conn:
+            stored = repo.get_meta(conn, "admin_token_hash")
+        return bool(stored) and hmac.compare_digest(stored, repo.hash_token(token))
+
+    def liaison_for(self, token: str) -> Liaison | None:
+        query = (
+            sa.select(t.liaisons.c.id, t.liaisons.c.name, t.liaisons.c.unit_id, t.units.c.name.label("unit"))
+            .join(t.units, t.units.c.id == t.liaisons.c.unit_id)
+            .where(t.liaisons.c.token_hash == repo.hash_token(token), t.liaisons.c.active.is_(True))
+        )
+        with self.db.read.connect() as conn:
+            row = conn.execute(query).first()
+        return Liaison(row.id, row.name, row.unit_id, row.unit) if row else None
+
+    # --- units and liaisons ------------------------------------------------------------------
+
+    def add_unit(self, values: dict, *, actor: str = "admin", remote_addr: str | None = None) -> dict:
+        now = self.clock()
+
+        def work(conn: Connection) -> dict:
+            if conn.execute(sa.select(t.units.c.id).where(t.units.c.id == values["id"])).first():
+                raise ServiceError(409, "conflict", f"unit {values['id']} exists; choose another id")
+            parent = values.get("parent_id")
+            if parent and not conn.execute(sa.select(t.units.c.id).where(t.units.c.id == parent)).first():
+                raise ServiceError(404, "not_found", f"no parent unit {parent}: add it first")
+            row = {**values, "created_at": repo.iso(now)}
+            conn.execute(t.units.insert().values(row))
+            _audit(conn, now, actor, "add_unit", values["id"], values, remote_addr)
+            return row
+
+        return self.write(work)
+
+    def list_units(self) -> list[dict]:
+        with self.db.read.connect() as conn:
+            return [r._asdict() for r in conn.execute(sa.select(t.units).order_by(t.units.c.id))]
+
+    def add_liaison(
+        self, name: str, unit_id: str, liaison_id: str | None = None, *, remote_addr: str | None = None
+    ) -> tuple[str, str]:
+        """Create a liaison of ``unit_id``; returns ``(liaison_id, token)`` — the only time the
+        token exists in clear."""
+        token = "fyl_" + secrets.token_urlsafe(32)
+        liaison_id = liaison_id or "l-" + secrets.token_hex(6)
+        now = self.clock()
+
+        def work(conn: Connection) -> None:
+            if not conn.execute(sa.select(t.units.c.id).where(t.units.c.id == unit_id)).first():
+                raise ServiceError(
+                    404, "not_found", f"no unit {unit_id}: add it with `fycli central add-unit`"
+                )
+            if conn.execute(sa.select(t.liaisons.c.id).where(t.liaisons.c.id == liaison_id)).first():
+                raise ServiceError(409, "conflict", f"liaison {liaison_id} exists; choose another id")
+            conn.execute(
+                t.liaisons.insert().values(
+                    id=liaison_id,
+                    name=name,
+                    unit_id=unit_id,
+                    token_hash=repo.hash_token(token),
+                    active=True,
+                    created_at=repo.iso(now),
+                )
+            )
+            _audit(
+                conn, now, "admin", "add_liaison", liaison_id, {"unit_id": unit_id, "name": name}, remote_addr
+            )
+
+        self.write(work)
+        return liaison_id, token
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def push(
+        self, liaison: Liaison, client_id: str, queued: list[QueuedAction], remote_addr: str | None = None
+    ) -> dict:
+        """Decide a liaison's batch; each action on its own. Returns the PushResponse as a dict
+        whose tickets are pre-serialised JSON fragments."""
+        now = self.clock()
+        actor = liaison.actor
+
+        def work(conn: Connection) -> tuple[list[Outcome], int]:
+            batch = Batch(conn, self.work_calendar(conn), remote_addr)
+            batch.prefetch([q.action.ticket_id for q in queued], [q.action.action_id for q in queued])
+            outcomes = [
+                batch.decide(
+                    q.action, actor, now, liaison_id=liaison.id, client_id=client_id, client_seq=q.seq
+                )
+                for q in queued
+            ]
+            batch.flush()
+            acked = _ack(conn, liaison.id, client_id, max((q.seq for q in queued), default=0))
+            return outcomes, acked
+
+        outcomes, acked = self.write(work)
+        results = [_result(o, liaison) for o in outcomes]
+        return {"results": results, "acked_seq": acked}
+
+    def admin_action(self, action: Any, *, at: dt.datetime | None = None, operator: str = "central",
+                     remote_addr: str | None = None) -> Outcome:  # fmt: skip
+        """Decide one central action (``at``: when it happened, for back-filled history)."""
+        now = at or self.clock()
+        actor = Actor(Role.CENTRAL, operator)
+
+        def work(conn: Connection) -> Outcome:
+            batch = Batch(conn, self.work_calendar(conn), remote_addr)
+            target = getattr(action, "unit_id", None)
+            if target and not conn.execute(sa.select(t.units.c.id).where(t.units.c.id == target)).first():
+                raise ServiceError(404, "not_found", f"no unit {target}: add it first")
+            outcome = batch.decide(action, actor, now)
+            batch.flush()
+            return outcome
+
+        return self.write(work)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def ticket_json(self, ticket_id: str, liaison: Liaison | None) -> bytes | None:
+        """``{"ticket","notes","events"}`` or None when absent or not the liaison's to see."""
+        with self.db.read.begin() as conn:
+            if liaison is not None:
+                row = conn.execute(sa.select(t.tickets.c.data).where(t.tickets.c.id == ticket_id)).first()
+                if row is None or not _may_see(Ticket.model_validate_json(row.data), liaison):
+                    return None
+            bundle = repo.ticket_bundle(conn, ticket_id, masked=liaison is not None)
+        if bundle is None:
+            return None
+        ticket, notes, events = bundle
+        return orjson.dumps(
+            {
+                "ticket": orjson.Fragment(ticket),
+                "notes": [orjson.Fragment(n) for n in notes],
+                "events": [orjson.Fragment(e) for e in events],
+            }
+        )
+
+    def list_tickets(self, unit_id: str | None, status: str | None, limit: int, after: str | None) -> bytes:
+        query = sa.select(t.tickets.c.id, t.tickets.c.data).order_by(t.tickets.c.id).limit(limit)
+        if unit_id:
+            query = query.where(t.tickets.c.unit_id == unit_id)
+        if status:
+            query = query.where(t.tickets.c.status == status)
+        if after:
+            query = query.where(t.tickets.c.id > after)
+        with self.db.read.connect() as conn:
+            rows = conn.execute(query).all()
+        return orjson.dumps(
+            {
+                "tickets": [orjson.Fragment(r.data) for r in rows],
+                "next": rows[-1].id if len(rows) == limit else None,
+            }
+        )
+
+    def pull(
+        self,
+        liaison: Liaison,
+        cursor: str | None,
+        limit: int,
+        client_calendar_version: int | None,
+        client_metrics_etag: str | None,
+    ) -> bytes:
+        """One PullResponse page, built by joining stored JSON."""
+        limit = max(1, min(limit, MAX_PULL_LIMIT))
+        with self.db.read.begin() as conn:
+            generation = repo.get_meta(conn, "server_id") or ""
+            after = 0
+            if cursor:
+                cursor_generation, after = decode_cursor(cursor)
+                if cursor_generation != generation:
+                    return orjson.dumps(
+                        {
+                            "cursor": encode_cursor(generation, 0),
+                            "has_more": False,
+                            "reset": True,
+                            "tickets": [],
+                            "notes": [],
+                            "events": [],
+                            "removed": [],
+                            "calendar_version": repo.calendar_version(conn),
+                        }
+                    )
+            # The counter first: everything at or below it is committed, so the reads below see
+            # every change up to it, however late each committed (PostgreSQL reads each
+            # statement at a new snapshot).
+            cap = repo.current_seq(conn)
+            c = t.tickets.c
+            rows = conn.execute(
+                sa.select(c.id, c.change_seq, c.scope_since, c.liaison_data)
+                .where(c.unit_id == liaison.unit_id, c.change_seq > after, c.change_seq <= cap)
+                .order_by(c.change_seq)
+                .limit(limit + 1)
+            ).all()
+            has_more = len(rows) > limit
+            rows = rows[:limit]
+            end = rows[-1].change_seq if has_more else cap
+            ids = [r.id for r in rows]
+            fresh = {r.id for r in rows if r.scope_since > after}  # new to this client: whole history
+            notes = self._history(conn, t.notes, ids, fresh, after, end)
+            events = self._history(conn, t.events, ids, fresh, after, end)
+            in_page = set(ids)
+            removed = [
+                tid
+                for tid in conn.execute(
+                    sa.select(t.scope_exits.c.ticket_id)
+                    .where(
+                        t.scope_exits.c.unit_id == liaison.unit_id,
+                        t.scope_exits.c.change_seq > after,
+                        t.scope_exits.c.change_seq <= end,
+                    )
+                    .order_by(t.scope_exits.c.change_seq)
+                ).scalars()
+                if tid not in in_page
+            ]
+            body: dict[str, Any] = {
+                "cursor": encode_cursor(generation, end),
+                "has_more": has_more,
+                "reset": False,
+                "tickets": [orjson.Fragment(r.liaison_data) for r in rows],
+                "notes": [orjson.Fragment(n) for n in notes],
+                "events": [orjson.Fragment(e) for e in events],
+                "removed": list(dict.fromkeys(removed)),
+            }
+            version = repo.calendar_version(conn)
+            body["calendar_version"] = version
+            if client_calendar_version != version:
+                body["calendar"] = [table.model_dump(mode="json") for table in repo.calendar_tables(conn)]
+            if not has_more:
+                figures = self.unit_metrics(conn, liaison.unit_id, cap)
+                etag = hashlib.sha256(orjson.dumps([m.model_dump(mode="json") for m in figures])).hexdigest()[
+                    :16
+                ]
+                body["metrics_etag"] = etag
+                if client_metrics_etag != etag:
+                    body["metrics"] = [m.model_dump(mode="json") for m in figures]
+        return orjson.dumps(body)
+
+    @staticmethod
+    def _history(
+        conn: Connection, table: sa.Table, ids: list[str], fresh: set[str], after: int, end: int
+    ) -> list[str]:
+        out: list[str] = []
+        for part in repo.chunks(ids):
+            query = (
+                sa.select(table.c.data)
+                .where(
+                    table.c.ticket_id.in_(part),
+                    table.c.change_seq <= end,
+                    sa.or_(
+                        table.c.change_seq > after, table.c.ticket_id.in_([i for i in part if i in fresh])
+                    ),
+                )
+                .order_by(table.c.seq)
+            )
+            out.extend(conn.execute(query).scalars())
+        return out
+
+    # --- metrics -----------------------------------------------------------------------------
+
+    def metrics(self, month: str, unit_id: str | None = None) -> list[UnitMetrics]:
+        with self.db.read.begin() as conn:
+            figures = self._all_metrics(conn, month, repo.current_seq(conn))
+        return [m for m in figures if unit_id is None or m.unit_id == unit_id]
+
+    def _all_metrics(self, conn: Connection, month: str, seq: int) -> list[UnitMetrics]:
+        today = beijing_date(self.clock())
+        key = (month, today, seq, repo.get_meta(conn, "server_id"))
+        cached = self._metrics_cache.get(key)
+        if cached is None:
+            if len(self._metrics_cache) > 64:
+                self._metrics_cache.clear()
+            cached = self._metrics_cache[key] = metrics_mod.compute(conn, month, today)
+        return cached
+
+    def unit_metrics(self, conn: Connection, unit_id: str, seq: int) -> list[UnitMetrics]:
+        """The unit's figures for this month and the last (what the liaison's dashboard shows)."""
+        today = beijing_date(self.clock())
+        this = today.replace(day=1)
+        last = (this - dt.timedelta(days=1)).replace(day=1)
+        out = []
+        for month in (last.strftime("%Y-%m"), this.strftime("%Y-%m")):
+            out.extend(m for m in self._all_metrics(conn, month, seq) if m.unit_id == unit_id)
+        return out
+
+    # --- calendar ----------------------------------------------------------------------------
+
+    def put_calendar(self, table: HolidayTable, remote_addr: str | None = None) -> int:
+        """Store a year's holiday table; returns the new calendar version."""
+        now = self.clock()
+
+        def work(conn: Connection) -> int:
+            data = table.model_dump_json()
+            if conn.execute(t.calendar.update().where(t.calendar.c.year == table.year).values(
+                    data=data, updated_at=repo.iso(now))).rowcount == 0:  # fmt: skip
+                conn.execute(t.calendar.insert().values(year=table.year, data=data, updated_at=repo.iso(now)))
+            version = repo.calendar_version(conn) + 1
+            repo.set_meta(conn, "calendar_version", str(version))
+            _audit(conn, now, "admin", "calendar", str(table.year), {"version": version}, remote_addr)
+            return version
+
+        return self.write(work)
+
+    def calendar(self) -> tuple[int, list[HolidayTable]]:
+        with self.db.read.begin() as conn:
+            return repo.calendar_version(conn), repo.calendar_tables(conn)
+
+    def audit_rows(self, limit: int = 100, target: str | None = None) -> list[dict]:
+        query = sa.select(t.audit).order_by(t.audit.c.id.desc()).limit(limit)
+        if target:
+            query = query.where(t.audit.c.target == target)
+        with self.db.read.connect() as conn:
+            return [r._asdict() for r in conn.execute(query)]
+
+
+def _may_see(ticket: Ticket, liaison: Liaison) -> bool:
+    """A liaison sees its unit's tickets, and keeps reading the ones it held before."""
+    return ticket.unit_id == liaison.unit_id or liaison.unit_id in ticket.past_units
+
+
+def _result(o: Outcome, liaison: Liaison) -> dict:
+    visible = o.ticket is not None and _may_see(o.ticket, liaison)
+    return {
+        "action_id": o.action_id,
+        "seq": o.client_seq,
+        "outcome": o.outcome,
+        "original_outcome": o.original_outcome,
+        "reason": o.reason.value if o.reason else None,
+        "message": o.message,
+        "ticket": orjson.Fragment(liaison_copy(o.ticket).model_dump_json()) if visible else None,
+        "changed_by": o.changed_by if visible else None,
+        "changed_at": o.changed_at.isoformat() if visible and o.changed_at else None,
+    }
+
+
+def _ack(conn: Connection, liaison_id: str, client_id: str, seq: int) -> int:
+    c = t.client_acks.c
+    current = conn.execute(
+        sa.select(c.acked_seq).where(c.liaison_id == liaison_id, c.client_id == client_id)
+    ).scalar()
+    if current is None:
+        conn.execute(t.client_acks.insert().values(liaison_id=liaison_id, client_id=client_id, acked_seq=seq))
+        return seq
+    if seq > current:
+        conn.execute(
+            t.client_acks.update()
+            .where(c.liaison_id == liaison_id, c.client_id == client_id)
+            .values(acked_seq=seq)
+        )
+        return seq
+    return current
+
+
+def _audit(conn, now, actor: str, what: str, target: str | None, detail: dict, remote_addr) -> None:
+    conn.execute(
+        t.audit.insert().values(
+            at=repo.iso(now),
+            actor=actor,
+            role=Role.CENTRAL.value,
+            what=what,
+            target=target,
+            remote_addr=remote_addr,
+            detail=json.dumps(detail, ensure_ascii=False, default=str),
+        )
+    )

@@ -1,0 +1,1 @@
+"""The central service's storage: tables, opening/migrating, and the queries (``repo``)."""

@@ -1,0 +1,173 @@
+"""The central database's tables (SQLAlchemy Core), one definition for SQLite and PostgreSQL.
+
+Timestamps are ISO-8601 UTC text and calendar days are ``YYYY-MM-DD`` text: both sort and
+compare correctly as strings on every backend, and cost nothing to convert on the hot path.
+A ticket row keeps the full :class:`~schemas.ticket.Ticket` JSON (``data``) and the liaison's
+masked copy (``liaison_data``), so a pull page is built by joining stored JSON, plus the few
+columns that queries filter on. Notes, events, scope exits, actions and the audit trail are
+append-only.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+#: An auto-incrementing 64-bit key; SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+metadata = sa.MetaData()
+
+#: Key-value facts about this database: ``server_id`` (the generation), ``admin_token_hash``,
+#: ``calendar_version``.
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+#: The single commit-order counter (row id 1). See docs/protocol.md "Guarantees".
+counter = sa.Table(
+    "counter",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("v", sa.BigInteger, nullable=False),
+)
+
+units = sa.Table(
+    "units",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("parent_id", sa.String(64), sa.ForeignKey("units.id"), nullable=True),
+    sa.Column("county", sa.String(200), nullable=True),
+    sa.Column("township", sa.String(200), nullable=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+liaisons = sa.Table(
+    "liaisons",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("unit_id", sa.String(64), sa.ForeignKey("units.id"), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+tickets = sa.Table(
+    "tickets",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("unit_id", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(24), nullable=False),
+    #: Commit-order number of the ticket's last change (state, note or event).
+    sa.Column("change_seq", sa.BigInteger, nullable=False),
+    #: Commit-order number at which the ticket entered its current unit: a client whose cursor
+    #: is older gets the ticket's whole history with it.
+    sa.Column("scope_since", sa.BigInteger, nullable=False, default=0),
+    sa.Column("county", sa.String(200), nullable=False),
+    sa.Column("township", sa.String(200), nullable=False),
+    sa.Column("assigned_on", sa.String(10), nullable=True),
+    sa.Column("accepted_on", sa.String(10), nullable=True),
+    sa.Column("sign_due", sa.String(10), nullable=True),
+    sa.Column("handle_due", sa.String(10), nullable=True),
+    sa.Column("resolved_on", sa.String(10), nullable=True),
+    sa.Column("satisfaction", sa.String(24), nullable=True),
+    sa.Column("reworks", sa.Integer, nullable=False, default=0),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+    sa.Column("changed_by", sa.String(200), nullable=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("liaison_data", sa.Text, nullable=False),
+    sa.Index("ix_tickets_unit_seq", "unit_id", "change_seq"),
+    sa.Index("ix_tickets_handle_due", "handle_due"),
+    sa.Index("ix_tickets_assigned_on", "assigned_on"),
+)
+
+notes = sa.Table(
+    "notes",
+    metadata,
+    sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(64), nullable=False, unique=True),
+    sa.Column("ticket_id", sa.String(40), nullable=False),
+    sa.Column("change_seq", sa.BigInteger, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Index("ix_notes_ticket_seq", "ticket_id", "change_seq"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(64), nullable=False, unique=True),
+    sa.Column("ticket_id", sa.String(40), nullable=False),
+    sa.Column("change_seq", sa.BigInteger, nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("unit_id", sa.String(64), nullable=True),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Index("ix_events_ticket_seq", "ticket_id", "change_seq"),
+    sa.Index("ix_events_unit_at", "unit_id", "at"),
+)
+
+#: A ticket left ``unit_id`` (reassigned away) at commit number ``change_seq``.
+scope_exits = sa.Table(
+    "scope_exits",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("change_seq", sa.BigInteger, nullable=False),
+    sa.Column("unit_id", sa.String(64), nullable=False),
+    sa.Column("ticket_id", sa.String(40), nullable=False),
+    sa.Index("ix_scope_exits_unit_seq", "unit_id", "change_seq"),
+)
+
+#: Every action ever decided, with its outcome: what makes a resend a ``duplicate``.
+actions = sa.Table(
+    "actions",
+    metadata,
+    sa.Column("action_id", sa.String(64), primary_key=True),
+    sa.Column("liaison_id", sa.String(64), nullable=True),  # None: the central platform
+    sa.Column("client_id", sa.String(64), nullable=True),
+    sa.Column("client_seq", sa.BigInteger, nullable=True),
+    sa.Column("ticket_id", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=True),
+    sa.Column("message", sa.Text, nullable=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("decided_at", sa.String(40), nullable=False),
+    sa.Index("ix_actions_liaison", "liaison_id", "client_id"),
+)
+
+client_acks = sa.Table(
+    "client_acks",
+    metadata,
+    sa.Column("liaison_id", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("acked_seq", sa.BigInteger, nullable=False),
+)
+
+calendar = sa.Table(
+    "calendar",
+    metadata,
+    sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("what", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(64), nullable=True),
+    sa.Column("client_id", sa.String(64), nullable=True),
+    sa.Column("remote_addr", sa.String(64), nullable=True),
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Index("ix_audit_at", "at"),
+)
