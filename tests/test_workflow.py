@@ -8,6 +8,7 @@ The helpers here are reused by ``test_workflow_properties.py``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 
 import pytest
@@ -219,14 +220,18 @@ ROUTES["extension_refused"] = (*ROUTES["in_progress_ext_pending"], ("decide_exte
 ROUTES["flagged"] = (*ROUTES["in_progress"], ("urge", "C"), ("supervise", "C"), ("escalate", "C"))
 
 
-def history(route: str, start: dt.datetime = T0) -> list[Ticket]:
-    """Every state along ``route``, one step an hour from ``start``."""
+@functools.cache
+def history(route: str, start: dt.datetime = T0) -> tuple[Ticket, ...]:
+    """Every state along ``route``, one step an hour from ``start``.
+
+    Cached: the walk below asks for the same routes hundreds of times, and tickets are frozen.
+    """
     states: list[Ticket] = []
     ticket = None
     for i, (key, who) in enumerate(ROUTES[route]):
         ticket = step(ticket, key, who, start + dt.timedelta(hours=i))
         states.append(ticket)
-    return states
+    return tuple(states)
 
 
 def drive(route: str, start: dt.datetime = T0) -> Ticket:
