@@ -13,6 +13,8 @@ import orjson
 
 MAX_COMPRESSED = 8 * 1024 * 1024
 MAX_DECOMPRESSED = 64 * 1024 * 1024
+#: How much of an oversized body is read (and dropped) before answering 413 anyway.
+_DRAIN_LIMIT = 256 * 1024 * 1024
 
 
 def error_response(status: int, error: str, message: str, detail: list | None = None) -> tuple[int, bytes]:
@@ -37,12 +39,10 @@ class BodyLimitMiddleware:
             return await _refuse(
                 send, 415, "unsupported_encoding", f"Content-Encoding {encoding!r}: use gzip or none"
             )
-        limit = self.max_compressed if encoding == "gzip" else self.max_decompressed
+        # The wire limit applies to every body; the inflated limit to what gzip expands to.
+        limit = self.max_compressed
         declared = headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            return await _refuse(
-                send, 413, "too_large", f"the body is over {limit} bytes: send fewer actions per request"
-            )
+        too_large = bool(declared and declared.isdigit() and int(declared) > limit)
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -50,13 +50,18 @@ class BodyLimitMiddleware:
                 return None
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > limit:
-                return await _refuse(
-                    send, 413, "too_large", f"the body is over {limit} bytes: send fewer actions per request"
-                )
-            chunks.append(chunk)
+            too_large = too_large or size > limit
+            if not too_large:
+                chunks.append(chunk)
+            elif size > _DRAIN_LIMIT:
+                break  # a client that streams on and on: answer now and close
             if not message.get("more_body"):
                 break
+        if too_large:
+            # Answered only after the body is read, so the client is listening when it comes.
+            return await _refuse(
+                send, 413, "too_large", f"the body is over {limit} bytes: send fewer actions per request"
+            )
         body = b"".join(chunks)
         if encoding == "gzip":
             try:
@@ -95,8 +100,7 @@ async def _refuse(send, status: int, error: str, message: str) -> None:
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close")],
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
         }
     )  # fmt: skip
     await send({"type": "http.response.body", "body": body})
