@@ -86,12 +86,16 @@ class Env:
         return self._replica
 
     def client(self) -> SyncClient:
-        from sync.client import SyncClient
+        from sync.client import RetryPolicy, SyncClient
 
         if self._client is None:
             config = self.config()
             self._client = SyncClient(
-                config.server_url, config.token(), timeout=config.timeout, ca_bundle=config.ca_bundle
+                config.server_url,
+                config.token(),
+                timeout=config.timeout,
+                ca_bundle=config.ca_bundle,
+                retry=RetryPolicy(attempts=config.retries),
             )
         return self._client
 

@@ -4,7 +4,7 @@ Three files in the config directory (``$FYCLI_CONFIG_DIR``, else ``$XDG_CONFIG_H
 else ``~/.config/fycli``):
 
 - ``config.toml`` — ``server_url``, ``database``, optional ``token_file``, ``ca_bundle``,
-  ``timeout``, ``page_limit``. Relative paths are relative to the config directory.
+  ``timeout``, ``page_limit``, ``retries``. Relative paths are relative to the config directory.
 - ``token`` — the liaison's bearer token, alone, readable by its owner only (0600). A token file
   others can read is refused: a token is a person's signature on the platform.
 - ``templates.toml`` — the unit's reply templates (``[[template]]`` with ``name``, ``title``,
@@ -52,6 +52,7 @@ class Config:
     ca_bundle: Path | None = None
     timeout: float = 60.0
     page_limit: int | None = None
+    retries: int = 6  # tries per request, the first included (1: never retry)
 
     @property
     def directory(self) -> Path:
@@ -76,6 +77,8 @@ class Config:
             lines.append(f"timeout = {float(self.timeout)!r}")
         if self.page_limit is not None:
             lines.append(f"page_limit = {int(self.page_limit)}")
+        if self.retries != 6:
+            lines.append(f"retries = {int(self.retries)}")
         return "\n".join(lines) + "\n"
 
     def save(self) -> None:
@@ -92,6 +95,9 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool, str]] = {
     "ca_bundle": ((str,), False, "a string (path of a PEM file)"),
     "timeout": ((int, float), False, "a number of seconds"),
     "page_limit": ((int,), False, "an integer"),
+    "retries": ((int,), False, "an integer (tries per request)"),
+    # The terminal app's key bindings by id (tui/core/config.py reads them; `?` lists the ids).
+    "keys": ((dict,), False, 'a table of binding id = "key" (e.g. resolve = "ctrl+d")'),
 }
 
 
@@ -131,6 +137,8 @@ def load_config(directory: Path) -> Config:
         raise ConfigError(f"{path}: key 'timeout' must be between 0 and 3600 seconds")
     if "page_limit" in data and not 1 <= data["page_limit"] <= 5000:
         raise ConfigError(f"{path}: key 'page_limit' must be between 1 and 5000")
+    if "retries" in data and not 1 <= data["retries"] <= 20:
+        raise ConfigError(f"{path}: key 'retries' must be between 1 and 20")
     if not data["database"].strip():
         raise ConfigError(f"{path}: key 'database' is empty")
 
@@ -146,6 +154,7 @@ def load_config(directory: Path) -> Config:
         ca_bundle=resolve(data["ca_bundle"]) if "ca_bundle" in data else None,
         timeout=float(data.get("timeout", 60.0)),
         page_limit=data.get("page_limit"),
+        retries=data.get("retries", 6),
     )
 
 

@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from sync.client import SyncClient
+import orjson
+
+from sync.client import SyncClient, garbage_message
 from sync.errors import ServerError, SyncError
 
 #: Called as ``progress(phase, done, total)``; ``phase`` is "push" or "pull"; ``total`` is None
@@ -117,18 +119,22 @@ def _push_outbox(replica, client: SyncClient, report: SyncReport, notify: Progre
         batch = replica.outbox(limit=PUSH_BATCH)
         if not batch:
             break
+        # From here on the actions may reach the server: they can no longer be undone locally.
+        replica.mark_sent([e.action_id for e in batch])
         response = client.push(client_id, [(e.seq, e.action_json) for e in batch])
         sent = {e.action_id for e in batch}
         answered = {r.action_id for r in response.results}
         if not sent <= answered:
             # Without an outcome for every action the outbox could not shrink: looping on would
             # resend forever. Store what was decided, then stop with a clear message.
-            replica.apply_push_results([r for r in response.results if r.action_id in sent])
+            replica.apply_push_results(
+                [r for r in response.results if r.action_id in sent], response.acked_seq
+            )
             raise ServerError(
                 f"the server at {client.base_url} left {len(sent - answered)} of {len(sent)} pushed "
                 "actions undecided, which breaks fycli's sync protocol; they stay in the outbox"
             )
-        replica.apply_push_results(response.results)
+        replica.apply_push_results(response.results, response.acked_seq)
         report.pushed += len(batch)
         for result in response.results:
             if result.outcome == "applied":
@@ -149,13 +155,8 @@ def _pull_pages(
     notify("pull", 0, None)
     while True:
         state = replica.state()
-        page = client.pull(
-            state.cursor,
-            limit=page_limit,
-            calendar_version=state.calendar_version,
-            metrics_etag=state.metrics_etag,
-        )
-        if page.reset:
+        page = _fetch_page(client, state, page_limit)
+        if page.get("reset") is True:
             resets += 1
             if resets > MAX_RESETS:
                 raise ServerError(
@@ -165,21 +166,47 @@ def _pull_pages(
             replica.reset_pulled_state()
             report.resets += 1
             continue
-        if page.has_more and state.cursor is not None and page.cursor == state.cursor:
+        has_more = page.get("has_more")
+        if has_more is True and state.cursor is not None and page.get("cursor") == state.cursor:
             raise ServerError(
                 f"the server at {client.base_url} said there is more to pull but did not move the "
                 "cursor; it is misbehaving. Nothing was lost; tell the platform's operator."
             )
-        replica.apply_pull_page(page)
+        try:
+            # The replica checks the whole page before it writes anything, then stores it and its
+            # cursor in one transaction.
+            replica.apply_pull_page_raw(page)
+        except ValueError as exc:
+            raise ServerError(garbage_message(client.base_url, "GET /v1/sync/pull", None, str(exc))) from exc
         pages += 1
         report.pages += 1
-        report.pulled_tickets += len(page.tickets)
-        report.removed += len(page.removed)
-        report.notes += len(page.notes)
-        report.events += len(page.events)
-        notify("pull", pages, None if page.has_more else pages)
-        if not page.has_more:
+        report.pulled_tickets += len(page.get("tickets") or ())
+        report.removed += len(page.get("removed") or ())
+        report.notes += len(page.get("notes") or ())
+        report.events += len(page.get("events") or ())
+        notify("pull", pages, None if has_more else pages)
+        if not has_more:
             return
+
+
+def _fetch_page(client: SyncClient, state, page_limit: int | None) -> dict:
+    """One pull page as decoded JSON. Pages are big (up to 5,000 tickets): they are decoded once
+    with orjson and checked by the replica's fast path, not parsed into models here."""
+    raw, response = client.pull_raw(
+        state.cursor,
+        limit=page_limit,
+        calendar_version=state.calendar_version,
+        metrics_etag=state.metrics_etag,
+    )
+    try:
+        page = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ServerError(
+            garbage_message(client.base_url, "GET /v1/sync/pull", response, f"invalid JSON: {exc}")
+        ) from None
+    if not isinstance(page, dict) or not isinstance(page.get("has_more"), bool):
+        raise ServerError(garbage_message(client.base_url, "GET /v1/sync/pull", response, "not a pull page"))
+    return page
 
 
 def _snapshot(client: SyncClient) -> tuple[int, int, int, int]:

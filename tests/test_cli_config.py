@@ -110,13 +110,14 @@ def test_config_round_trips_through_toml(tmp_path):
         ca_bundle=tmp_path / 'ca "x".pem',
         timeout=12.5,
         page_limit=200,
+        retries=2,
     )
     config.save()
     loaded = load_config(tmp_path)
     assert loaded.server_url == config.server_url
     assert loaded.database == tmp_path / "replica.db"
     assert loaded.ca_bundle == config.ca_bundle
-    assert (loaded.timeout, loaded.page_limit) == (12.5, 200)
+    assert (loaded.timeout, loaded.page_limit, loaded.retries) == (12.5, 200, 2)
 
 
 def test_templates_defaults_and_a_broken_file(tmp_path):
