@@ -131,6 +131,16 @@ class VillageLink:
         self._procs.append(proc)
         return proc
 
+    def set_rate(self, rate_kbit: int, *, burst_bytes: int | None = None, queue_ms: int = 500) -> None:
+        """Change the rate limit of both ends at once (``tc qdisc replace``): a test can set a
+        village up over a fast link, then slow it to 2G for what it measures."""
+        if rate_kbit <= 0:
+            raise ValueError("rate_kbit must be positive")
+        burst = burst_bytes if burst_bytes is not None else max(3000, rate_kbit * 1000 // 8 // 50)
+        _tbf([], self.host_if, rate_kbit, burst, queue_ms)
+        _tbf(self.exec_prefix(), self.ns_if, rate_kbit, burst, queue_ms)
+        self.rate_kbit = rate_kbit
+
     def _stop_procs(self) -> None:
         for proc in self._procs:
             if proc.poll() is None:
