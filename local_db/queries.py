@@ -4,8 +4,9 @@ Everything here reads the narrow ``tickets`` table, whose columns were computed 
 (see local_db/columns.py); the deadline views compare its ``due`` column with today's date and
 the next working day, so they stay right as days pass without rewriting any row.
 
-Search looks for each space-separated word as a substring of the lower-cased ``search.text``
-(``instr``), which finds Chinese words of any length (路, 路灯, 噪音扰民). Measured on 100,000
+Search looks for each space-separated word as a substring of ``search.text`` (number, title,
+address, description): ``instr`` for Chinese and digits, which finds words of any length (路,
+路灯, 噪音扰民), and ``LIKE`` (ASCII case-insensitive) for words with Latin letters. Measured on 100,000
 seeded tickets, a full ``instr`` scan is cheaper than keeping an FTS5 trigram index, which
 would not find 1- and 2-character words anyway and would slow the first pull; see the report
 in the commit history and bench/.
@@ -43,7 +44,7 @@ SORT_SQL: dict[SortKey, tuple[str, tuple[str, ...], str]] = {
 
 
 def search_words(search: str) -> list[str]:
-    return [w for w in search.lower().split() if w]
+    return [w for w in search.split() if w]
 
 
 def where(q: TicketQuery, params: dict) -> str:
@@ -58,8 +59,15 @@ def where(q: TicketQuery, params: dict) -> str:
     if words:
         tests = []
         for i, word in enumerate(words):
-            params[f"w{i}"] = word
-            tests.append(f"instr(s.text, :w{i}) > 0")
+            if word.isascii() and any(ch.isalpha() for ch in word):
+                # Latin letters: LIKE ignores ASCII case (fy25 finds FY25...); escape its wildcards.
+                escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                params[f"w{i}"] = f"%{escaped}%"
+                tests.append(f"s.text LIKE :w{i} ESCAPE '\\'")
+            else:
+                # Chinese and digits: a plain substring test, any length (路, 路灯, 噪音扰民).
+                params[f"w{i}"] = word
+                tests.append(f"instr(s.text, :w{i}) > 0")
         # Scanning ``search`` once into a set of rids keeps the outer query on its sort index.
         parts.append(f"t.rid IN (SELECT s.rid FROM search s WHERE {' AND '.join(tests)})")
     return " AND ".join(parts)

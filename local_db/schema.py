@@ -47,20 +47,27 @@ CREATE TABLE tickets (
     pending INTEGER NOT NULL DEFAULT 0,   -- unsent actions on this ticket
     conflict INTEGER NOT NULL DEFAULT 0   -- open conflicts in the inbox
 );
-CREATE INDEX tickets_due ON tickets (in_scope, due_sort, id);
-CREATE INDEX tickets_status_due ON tickets (status, due_sort, id);
+-- deadline sort and the due-soon/overdue ranges (in_scope last: covering, no row lookups)
+CREATE INDEX tickets_due ON tickets (due_sort, id, in_scope);
+-- the status views in deadline order, and the per-status counts
+CREATE INDEX tickets_status ON tickets (status, in_scope, due_sort, id);
 CREATE INDEX tickets_updated ON tickets (updated_us, id);
-CREATE INDEX tickets_flags ON tickets (pending, conflict) WHERE pending > 0 OR conflict > 0;
+-- small partial indexes for the rare marks
+CREATE INDEX tickets_out ON tickets (due_sort, id) WHERE in_scope = 0;
+CREATE INDEX tickets_ext ON tickets (due_sort, id) WHERE has_ext = 1;
+CREATE INDEX tickets_marked ON tickets (due_sort, id) WHERE conflict > 0;
+CREATE INDEX tickets_pending ON tickets (id) WHERE pending > 0;
 
 -- the server's last known state of each ticket, as pulled (masked), JSON text
 CREATE TABLE docs (rid INTEGER PRIMARY KEY, json TEXT NOT NULL);
--- lower-cased number, title, description and address, for substring search
+-- number, title, address and description (see columns.search_text): searched, and not kept twice in docs
 CREATE TABLE search (rid INTEGER PRIMARY KEY, text TEXT NOT NULL);
 
-CREATE TABLE notes (id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL, at TEXT NOT NULL, json TEXT NOT NULL);
-CREATE INDEX notes_ticket ON notes (ticket_id, at);
-CREATE TABLE events (id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL, at TEXT NOT NULL, json TEXT NOT NULL);
-CREATE INDEX events_ticket ON events (ticket_id, at);
+-- append-only records, clustered by ticket (one b-tree each: cheap to insert 100,000 of)
+CREATE TABLE notes (ticket_id TEXT NOT NULL, id TEXT NOT NULL, at TEXT NOT NULL, json TEXT NOT NULL,
+                    PRIMARY KEY (ticket_id, id)) WITHOUT ROWID;
+CREATE TABLE events (ticket_id TEXT NOT NULL, id TEXT NOT NULL, at TEXT NOT NULL, json TEXT NOT NULL,
+                     PRIMARY KEY (ticket_id, id)) WITHOUT ROWID;
 
 -- unsent actions in the order the liaison made them; seq never goes back (AUTOINCREMENT)
 CREATE TABLE outbox (
