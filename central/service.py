@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -109,6 +110,21 @@ class Service:
                 if attempt == attempts - 1 or not _is_retryable(exc):
                     raise
         raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read transaction that sees ONE snapshot for all its statements.
+
+        Needed for pulls on PostgreSQL: under READ COMMITTED each statement sees a newer state,
+        so a ticket row overwritten by a later commit between two statements would hide the
+        earlier change it carried — and the cursor would move past it. SQLite's read
+        transaction is a snapshot already.
+        """
+        with self.db.read.connect() as conn:
+            if not self.db.is_sqlite:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     # --- facts -------------------------------------------------------------------------------
 
@@ -262,7 +278,7 @@ class Service:
 
     def ticket_json(self, ticket_id: str, liaison: Liaison | None) -> bytes | None:
         """``{"ticket","notes","events"}`` or None when absent or not the liaison's to see."""
-        with self.db.read.begin() as conn:
+        with self.snapshot() as conn:
             if liaison is not None:
                 row = conn.execute(sa.select(t.tickets.c.data).where(t.tickets.c.id == ticket_id)).first()
                 if row is None or not _may_see(Ticket.model_validate_json(row.data), liaison):
@@ -306,7 +322,7 @@ class Service:
     ) -> bytes:
         """One PullResponse page, built by joining stored JSON."""
         limit = max(1, min(limit, MAX_PULL_LIMIT))
-        with self.db.read.begin() as conn:
+        with self.snapshot() as conn:
             generation = repo.get_meta(conn, "server_id") or ""
             after = 0
             if cursor:
@@ -324,9 +340,8 @@ class Service:
                             "calendar_version": repo.calendar_version(conn),
                         }
                     )
-            # The counter first: everything at or below it is committed, so the reads below see
-            # every change up to it, however late each committed (PostgreSQL reads each
-            # statement at a new snapshot).
+            # In this snapshot every number up to the counter is committed (a number is taken
+            # under the counter's row lock, held to commit), and none above it is visible.
             cap = repo.current_seq(conn)
             c = t.tickets.c
             rows = conn.execute(
@@ -402,7 +417,7 @@ class Service:
     # --- metrics -----------------------------------------------------------------------------
 
     def metrics(self, month: str, unit_id: str | None = None) -> list[UnitMetrics]:
-        with self.db.read.begin() as conn:
+        with self.snapshot() as conn:
             figures = self._all_metrics(conn, month, repo.current_seq(conn))
         return [m for m in figures if unit_id is None or m.unit_id == unit_id]
 

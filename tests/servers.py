@@ -80,9 +80,15 @@ class CentralServer:
     @classmethod
     @contextlib.contextmanager
     def start(
-        cls, tmp_path: Path, db_url: str | None = None, *, env: dict | None = None, port: int = 0
+        cls,
+        tmp_path: Path,
+        db_url: str | None = None,
+        *,
+        env: dict | None = None,
+        port: int = 0,
+        admin_token: str | None = None,
     ) -> Iterator[CentralServer]:
-        server = cls.launch(tmp_path, db_url, env=env, port=port)
+        server = cls.launch(tmp_path, db_url, env=env, port=port, admin_token=admin_token)
         try:
             yield server
         finally:
