@@ -63,22 +63,36 @@ def search_text(ticket_id: str, title: str, address: str, description: str) -> s
     return f"{ticket_id}{SEP}{title}{SEP}{address}{SEP}{description}"
 
 
+#: The other ticket fields, in the order a compact stored doc lists their values. Frozen here
+#: (not read from the model): a stored doc must decode the same after the model grows. A
+#: ticket with any other set of keys is stored as a plain JSON object instead.
+DOC_KEYS = (
+    "id", "channel", "appeal_type", "category", "citizen_name", "citizen_phone", "needs_callback",
+    "county", "township", "village", "complexity", "status", "unit_id", "epoch", "epoch_cause",
+    "past_units", "registered_at", "assigned_at", "sign_due", "handle_due", "deadline_provisional",
+    "accepted_at", "resolved_at", "closed_at", "reply", "replied_by", "return_reason", "extension",
+    "flags", "satisfaction", "counters", "updated_at", "revision",
+)  # fmt: skip
+_DOC_SIZE = len(DOC_KEYS) + len(TEXT_FIELDS)
+
+
 def split_doc(raw: dict, text: str) -> bytes:
-    """The JSON to store for a checked ticket: without the fields its search text holds."""
-    if SEP in raw["title"] or SEP in raw["address"]:
-        return orjson.dumps(raw)
-    # Pop and restore rather than copy the dict: 100,000 times, it counts.
-    title, address, description = raw.pop("title"), raw.pop("address"), raw.pop("description")
-    try:
-        return orjson.dumps(raw)
-    finally:
-        raw["title"], raw["address"], raw["description"] = title, address, description
+    """The JSON to store for a checked ticket: a compact array of its values, without the
+    fields its search text holds (a first pull of 100,000 tickets is bound by the bytes it
+    writes, and the key names were half of them). Anything unusual is stored as it came."""
+    if len(raw) == _DOC_SIZE and SEP not in raw["title"] and SEP not in raw["address"]:
+        try:
+            return orjson.dumps([raw[k] for k in DOC_KEYS])
+        except KeyError:
+            pass
+    return orjson.dumps(raw)
 
 
 def join_doc(doc: bytes | str, text: str) -> dict:
     """The full ticket JSON (decoded) from what :func:`split_doc` stored and its search text."""
     d = orjson.loads(doc)
-    if "title" not in d:
+    if type(d) is list:
+        d = dict(zip(DOC_KEYS, d, strict=True))
         _, d["title"], d["address"], d["description"] = text.split(SEP, 3)
     return d
 

@@ -252,9 +252,15 @@ class Replica:
                 self._set_meta(last_error=error or "sync failed")
 
     # -- the view: server state with the unsent actions applied ---------------------------
-    def _actor(self, ticket: Ticket | None) -> Actor:
-        unit = self._meta("unit_id") or (ticket.unit_id if ticket is not None else None)
-        return Actor(Role.LIAISON, self._meta("liaison_name") or "liaison", unit)
+    def _actor(self, ticket: Ticket | None, me: tuple[str | None, str | None] | None = None) -> Actor:
+        """The liaison of this replica's unit (before ``set_identity``: of the ticket's unit)."""
+        unit, name = me if me is not None else self._me()
+        return Actor(
+            Role.LIAISON, name or "liaison", unit or (ticket.unit_id if ticket is not None else None)
+        )
+
+    def _me(self) -> tuple[str | None, str | None]:
+        return self._meta("unit_id"), self._meta("liaison_name")
 
     def _replay(
         self, server: Ticket | None, actions: Iterable, actor: Actor
@@ -315,9 +321,10 @@ class Replica:
             )
         )
         updates = []
+        me = self._me()
         for ticket_id, (rid, server, _, _) in loaded.items():
             actions = pending.get(ticket_id, [])
-            view = self._replay(server, actions, self._actor(server))[0] if actions else server
+            view = self._replay(server, actions, self._actor(server, me))[0] if actions else server
             updates.append((*columns_of(view)[1:], len(actions), conflicts.get(ticket_id, 0), rid))
         self._conn.executemany(_UPDATE_VIEW, updates)
 
@@ -409,6 +416,7 @@ class Replica:
         conflicts = {i: v[3] for i, v in loaded.items()}
         calendar = self.calendar()
         now = self._clock()
+        me = self._me()
         results: list[LocalResult] = []
         outbox_rows: list[tuple] = []
         updates: list[tuple] = []
@@ -421,7 +429,7 @@ class Replica:
                 )
                 continue
             rid, server, _, _ = loaded[ticket_id]
-            actor = self._actor(server)
+            actor = self._actor(server, me)
             queued = prior.get(ticket_id, [])
             view = self._replay(server, queued, actor)[0] if queued else server
             new_actions = make(view, now)

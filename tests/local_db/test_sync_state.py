@@ -310,3 +310,16 @@ def test_record_sync_and_metrics_offline(replica, tmp_path):
 
     with Replica.open(path) as again:
         assert again.metrics()[0].rank == 3 and again.state().metrics_etag == "e"
+
+
+def test_stored_docs_round_trip_compact_and_plain(replica):
+    from local_db.columns import DOC_KEYS, TEXT_FIELDS
+
+    # The compact form lists every field but the searched ones; a new model field must be added.
+    assert set(DOC_KEYS) | set(TEXT_FIELDS) == set(Ticket.model_fields)
+    odd = ticket_json("ODD", title="标题\x1f含分隔符")
+    partial = {k: v for k, v in ticket_json("PART").items() if k not in ("past_units", "counters")}
+    replica.apply_pull_page_raw(page([ticket_json("CMP"), odd, partial], cursor="c2"))
+    assert replica.detail("CMP").server_ticket == _server("CMP")
+    assert replica.detail("ODD").server_ticket.title == "标题\x1f含分隔符"
+    assert replica.detail("PART").server_ticket.counters.reworks == 0
