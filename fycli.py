@@ -226,12 +226,12 @@ def read_ids(args: Iterable[str], from_file: str | None) -> list[str]:
 
     for arg in args:
         if arg == "-":
-            take(click.get_text_stream("stdin").read())
+            take(sys.stdin.read())
         else:
             take(arg)
     if from_file is not None:
         if from_file == "-":
-            take(click.get_text_stream("stdin").read())
+            take(sys.stdin.read())
         else:
             try:
                 take(Path(from_file).read_text(encoding="utf-8"))
@@ -248,14 +248,19 @@ def report_results(results: list, as_json: bool, verb: str) -> None:
         emit_json(results)
     else:
         for r in results:
-            if r.ok:
+            if r.ok and r.action_id:
                 click.echo(f"✓ {r.ticket_id}  {verb} (action {r.action_id})")
+            elif r.ok:
+                click.echo(f"= {r.ticket_id}  nothing to do" + (f": {r.message}" if r.message else ""))
             else:
                 reason = f"{r.reason.value}: " if r.reason else ""
                 click.echo(f"✗ {r.ticket_id}  not queued — {reason}{r.message}")
-    queued = sum(1 for r in results if r.ok)
-    refused = len(results) - queued
-    log(f"{queued} queued, {refused} not queued" + ("; run `fycli sync` to send" if queued else ""))
+    queued = sum(1 for r in results if r.ok and r.action_id)
+    refused = sum(1 for r in results if not r.ok)
+    summary = f"{queued} queued, {refused} not queued"
+    if len(results) - queued - refused:
+        summary += f", {len(results) - queued - refused} nothing to do"
+    log(summary + ("; run `fycli sync` to send" if queued else ""))
     if refused:
         raise click.exceptions.Exit(EXIT_ERROR)
 
@@ -323,7 +328,7 @@ def init(
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter("must start with http:// or https://", param_hint="--server")
     if token_file is not None:
-        source = click.get_text_stream("stdin") if token_file == "-" else None
+        source = sys.stdin if token_file == "-" else None
         try:
             token = source.read() if source else Path(token_file).read_text(encoding="utf-8")
         except OSError as exc:
@@ -350,6 +355,7 @@ def init(
         token_file=Path(TOKEN_FILE),
         ca_bundle=Path(ca_bundle).resolve() if ca_bundle else None,
     )
+    database.parent.mkdir(parents=True, exist_ok=True)
     replica = Replica.open(database, create=True)
     try:
         state = replica.state()
@@ -682,7 +688,7 @@ def _text_or_stdin(text: str | None, what: str) -> str:
     if text is None:
         if sys.stdin.isatty():
             raise click.UsageError(f"give the {what} with --{what} TEXT, or pipe it on stdin")
-        text = click.get_text_stream("stdin").read()
+        text = sys.stdin.read()
     if not text.strip():
         raise click.UsageError(f"the {what} is empty")
     return text.strip()
@@ -777,12 +783,13 @@ def undo(env: Env, action_id: str | None, last: bool, as_json: bool) -> None:
         raise click.UsageError("give an ACTION_ID or --last")
     replica = env.replica()
     if last:
-        pending = replica.outbox(limit=max(1, replica.pending_count()))
-        if not pending:
-            _fail("nothing to undo: every action was sent", EXIT_ERROR)
-        action_id = pending[-1].action_id
-    assert action_id is not None
-    done = replica.undo(action_id)
+        action_id = replica.undo_last()
+        if action_id is None:
+            _fail("nothing to undo: every action was sent already (or none was made)", EXIT_ERROR)
+        done = True
+    else:
+        assert action_id is not None
+        done = replica.undo(action_id)
     if as_json:
         emit_json({"action_id": action_id, "undone": done})
     elif done:
