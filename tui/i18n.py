@@ -195,7 +195,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "dialog.reply_title": ("办结答复（{n} 件）", "Reply to the citizen ({n})"),
     "dialog.reply_placeholder": ("答复内容（必填）", "The reply (required)"),
-    "dialog.templates": ("常用答复（数字键选用）", "Reply templates (press a digit)"),
+    "dialog.templates": (
+        "常用答复（↑↓ 选择，回车填入，Tab 切换）",
+        "Reply templates (↑↓ choose, Enter fills in, Tab moves)",
+    ),
     "dialog.note_title": ("添加办理记录", "Add a note"),
     "dialog.note_placeholder": ("记录内容", "The note"),
     "dialog.return_title": ("申请退回（非本单位职责）", "Ask to return (not our jurisdiction)"),
@@ -239,6 +242,23 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kind.resolve": ("办结", "resolve"),
     "kind.request_return": ("申请退回", "ask return"),
     "kind.request_extension": ("申请延期", "ask extension"),
+    # history: event action kinds
+    "event.register": ("受理", "registered"),
+    "event.assign": ("交办", "assigned"),
+    "event.reassign": ("改派", "reassigned"),
+    "event.accept": ("签收", "signed for"),
+    "event.note": ("记录", "note"),
+    "event.resolve": ("办结", "resolved"),
+    "event.request_return": ("申请退回", "return asked"),
+    "event.request_extension": ("申请延期", "extension asked"),
+    "event.decide_return": ("审批退回", "return decided"),
+    "event.decide_extension": ("审批延期", "extension decided"),
+    "event.urge": ("催办", "urged"),
+    "event.supervise": ("督办", "supervised"),
+    "event.escalate": ("提级调度", "escalated"),
+    "event.reject_reply": ("回退", "reply rejected"),
+    "event.record_feedback": ("回访", "citizen feedback"),
+    "event.archive": ("归档", "archived"),
     # dashboard
     "dash.title": ("三率看板 · {unit} · {month}", "Dashboard · {unit} · {month}"),
     "dash.no_metrics": ("尚无考核数据（同步后显示）", "No metrics yet (they arrive with a sync)"),
@@ -339,6 +359,9 @@ class Translator:
 
     def category(self, category: str) -> str:
         return category if self.lang == "zh" else CATEGORY_EN.get(category, category)
+
+    def event(self, action: str) -> str:
+        return self(f"event.{action}") if f"event.{action}" in STRINGS else action
 
     def days_left(self, days: int | None) -> str:
         if days is None:

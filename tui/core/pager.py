@@ -66,6 +66,10 @@ class Pager:
             first = page if upward else max(0, page - 1)
             first = self._reach(fetch, query, first)
             rows = fetch(query, self._starts[first], 2 * size + 1)
+            while first > 0 and len(rows) <= size:
+                # Near the end of the list: start a page earlier so the window is not a stub.
+                first -= 1
+                rows = fetch(query, self._starts[first], 2 * size + 1)
             has_more = len(rows) > 2 * size
             rows = rows[: 2 * size]
             if len(rows) > size:

@@ -36,4 +36,4 @@ class KeyBar(Static):
             seen.add(binding.action)
             text.append(f" {self.app.get_key_display(binding)} ", style="bold reverse")
             text.append(f" {self.label(binding)} ")
-        self.update(text)
+        self.update(text, layout=False)  # one line, fixed height: no relayout per keypress

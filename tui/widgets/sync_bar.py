@@ -21,7 +21,7 @@ class SyncBar(Static):
         self.watch(self.app, "sync_status", self._show, init=True)
 
     def _show(self, status: SyncStatus) -> None:
-        self.update(render_sync_bar(status, self.app.t, self.app.now()))  # type: ignore[attr-defined]
+        self.update(render_sync_bar(status, self.app.t, self.app.now()), layout=False)  # type: ignore[attr-defined]
 
 
 def ago(t, when: dt.datetime, now: dt.datetime) -> str:

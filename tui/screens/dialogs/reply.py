@@ -43,7 +43,11 @@ class ReplyDialog(ModalScreen[str | None]):
                 yield Button(t("dialog.cancel") + " (Esc)", id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#reply", TextArea).focus()
+        # Most replies start from a template: ↓/Enter picks one, then the text is there to edit.
+        if self.templates and not self.initial:
+            self.query_one("#templates", OptionList).focus()
+        else:
+            self.query_one("#reply", TextArea).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         template = self.templates[int(event.option.id or "1") - 1]

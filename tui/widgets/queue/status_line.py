@@ -43,4 +43,4 @@ class StatusLine(Static):
             text.append(t(key, n=marked), style="bold cyan")
         text.append("   ")
         text.append(t("flag.legend"), style="dim")
-        self.update(text)
+        self.update(text, layout=False)  # one line, fixed height: no relayout per keypress
