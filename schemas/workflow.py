@@ -17,7 +17,8 @@ How a liaison's offline action is judged, in order:
    moved: ``REASSIGNED``, ``REOPENED`` (citizen dissatisfied) or ``REPLY_REJECTED``;
 6. the current status must allow the action (not the base status: a request to return an
    assigned ticket that a colleague meanwhile signed for is still fine), else
-   ``ALREADY_RESOLVED`` for a second reply — which is kept as a note — or ``STATUS_CHANGED``.
+   ``ALREADY_RESOLVED`` for a second reply — which is kept as a note — or ``STATUS_CHANGED``
+   (``NOT_ALLOWED`` when the status is the one the action was based on: nothing moved).
    Signing for a ticket a colleague already signed for is applied as a no-op. A second
    extension request while one is pending is ``STATUS_CHANGED``.
 
@@ -233,6 +234,9 @@ def _decide_liaison(ticket, action, actor, now, calendar, row) -> Decision:
             )
         if isinstance(action, Accept) and ticket.status is S.IN_PROGRESS:
             return Applied(ticket, noop=True)
+        if action.base.status is ticket.status:
+            # Nothing moved since the action was made: the table never allows it from here.
+            return Rejected(Reason.NOT_ALLOWED, f"cannot {row.key} a ticket that is {ticket.status.value}")
         return Rejected(Reason.STATUS_CHANGED, f"the ticket is now {ticket.status.value}")
     if isinstance(action, RequestExtension) and ticket.extension is not None:
         return Rejected(Reason.STATUS_CHANGED, "an extension request is already pending")
