@@ -73,8 +73,11 @@ def test_every_liaison_rejection_reason(world) -> None:
     # STATUS_CHANGED: a return request on a resolved ticket
     race = _push(a, "client-aaaa0003", liaison_action("accept", t_race))[0]["ticket"]
     resolved = _push(a, "client-aaaa0003", liaison_action("resolve", race, reply="甲的答复"))[0]["ticket"]
-    [changed] = _push(a, "client-aaaa0004", liaison_action("request_return", resolved, reason="不归我们"))
-    assert changed["reason"] == "STATUS_CHANGED"
+    [changed] = _push(a, "client-aaaa0004", liaison_action("request_return", race, reason="不归我们"))
+    assert changed["reason"] == "STATUS_CHANGED"  # based on in_progress; it was resolved since
+    # NOT_ALLOWED: the same request based on the current (resolved) state: nothing moved
+    [never] = _push(a, "client-aaaa0004", liaison_action("request_return", resolved, reason="不归我们"))
+    assert never["reason"] == "NOT_ALLOWED"
     # ALREADY_RESOLVED: colleague b resolves the same ticket from the same base; kept as a note
     [second] = _push(b, "client-bbbb0001", liaison_action("resolve", race, reply="乙的答复"))
     assert second["reason"] == "ALREADY_RESOLVED" and second["ticket"]["reply"] == "甲的答复"

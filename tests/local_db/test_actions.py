@@ -81,7 +81,7 @@ def test_actions_on_the_view_not_the_server_state(replica):
     [again] = replica.accept(["A1"])
     assert again.ok and again.action_id is None and replica.pending_count() == 1
     [resolved] = replica.accept(["R1"])
-    assert not resolved.ok and resolved.reason is Reason.STATUS_CHANGED
+    assert not resolved.ok and resolved.reason is Reason.NOT_ALLOWED  # nothing moved: never allowed
     ext = replica.request_extension("A1", 3, "需要协调")
     assert ext.ok
     assert orjson.loads(replica.outbox()[-1].action_json)["base"]["status"] == "in_progress"
