@@ -63,7 +63,7 @@ class FycliApp(App):
         Binding("x", "conflicts", "action.conflicts", id="conflicts"),
         Binding("d", "dashboard", "action.dashboard", id="dashboard"),
         Binding("question_mark", "help", "action.help", id="help"),
-        Binding("q", "quit", "action.quit", id="quit"),
+        Binding("q", "quit", "action.quit", id="quit", show=False),
         Binding("f9,ctrl+o", "toggle_network", "action.network", id="network"),
     ]
 

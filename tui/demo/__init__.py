@@ -1,0 +1,1 @@
+"""``fycli demo``: an embedded central service, a synced replica, live central activity."""
