@@ -108,7 +108,8 @@ def create_app(
         description="The central platform's sync service and admin API. See docs/protocol.md.",
     )
     app.state.service = service
-    app.add_middleware(GZipMiddleware, minimum_size=512)
+    # Level 3: a 5,000-ticket page compresses ~6x faster than at 9, for ~20% more bytes.
+    app.add_middleware(GZipMiddleware, minimum_size=512, compresslevel=3)
     app.add_middleware(BodyLimitMiddleware, max_compressed=max_compressed, max_decompressed=max_decompressed)
 
     @app.exception_handler(ServiceError)
