@@ -15,6 +15,13 @@ from tui.core.sync_runner import SyncOutcome
 class WindowLoaded(Message):
     window: Window
     cursor: int  # list position to put the cursor on
+    generation: int
+
+
+@dataclass
+class TotalCounted(Message):
+    """How many rows the query has: counted after the rows are on screen (a count can cost more)."""
+
     total: int
     generation: int
 

@@ -15,7 +15,7 @@ from textual.worker import get_current_worker
 from local_db.api import TicketQuery, TicketRow, View
 from tui.core.marks import Marks
 from tui.core.pager import Pager
-from tui.messages import CountsLoaded, WindowLoaded
+from tui.messages import CountsLoaded, TotalCounted, WindowLoaded
 from tui.screens.dialogs.filter import FilterDialog
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.queue.search_box import SearchBox
@@ -84,6 +84,7 @@ class QueueScreen(Screen):
     # -- loading ------------------------------------------------------------------------------
     def reload(self, *, target: int | None = None, forget: bool = False) -> None:
         """Reload the window around the cursor (or ``target``) and the view counts."""
+        self._counted = None  # the data changed: count again
         if forget:
             self.pager.forget()
         table = self.query_one(TicketTable)
@@ -99,10 +100,22 @@ class QueueScreen(Screen):
             return gateway.call(lambda r: r.query(query, after=after, limit=limit))
 
         window, cursor = self.pager.window(fetch, q, target, upward=upward)
-        total = gateway.call(lambda r: r.count(q))
-        if get_current_worker().is_cancelled:
+        worker = get_current_worker()
+        if worker.is_cancelled:
             return
-        self.post_message(WindowLoaded(window, cursor, total, generation))
+        self.post_message(WindowLoaded(window, cursor, generation))
+        if q != self._counted:
+            total = gateway.call(lambda r: r.count(q))
+            if not worker.is_cancelled:
+                self.post_message(TotalCounted(total, generation))
+
+    _counted: TicketQuery | None = None
+
+    def on_total_counted(self, message: TotalCounted) -> None:
+        if message.generation == self._generation:
+            self.total = message.total
+            self._counted = self.q
+            self._update_status()
 
     @work(thread=True, exclusive=True, group="queue-counts")
     def _load_counts(self) -> None:
@@ -113,7 +126,6 @@ class QueueScreen(Screen):
     def on_window_loaded(self, message: WindowLoaded) -> None:
         if message.generation != self._generation:
             return  # an older query's answer arriving late
-        self.total = message.total
         table = self.query_one(TicketTable)
         table.show_window(message.window, message.cursor, self._is_marked)
         self._update_status()
