@@ -288,6 +288,12 @@ def ids_argument(func: Callable) -> Callable:
     "--token", envvar="FYCLI_TOKEN", help="The token itself (prefer --token-file: argv is visible)."
 )
 @click.option("--ca-bundle", type=click.Path(dir_okay=False, exists=True), help="PEM file of the CA (https).")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    help="Where to keep the local database [default: replica.db in the config dir].",
+)
 @click.option("--offline", is_flag=True, help="Do not check the token now; the first sync will.")
 @click.option("--force", is_flag=True, help="Overwrite an existing configuration.")
 @json_option
@@ -298,6 +304,7 @@ def init(
     token_file: str | None,
     token: str | None,
     ca_bundle: str | None,
+    db_path: str | None,
     offline: bool,
     force: bool,
     as_json: bool,
@@ -320,6 +327,8 @@ def init(
     )
     from sync.errors import ConfigError
 
+    if db_path is not None:  # `fycli init --db F` and `fycli --db F init` mean the same
+        env.db_override = Path(db_path).expanduser()
     directory = env.config_dir
     config_path = directory / CONFIG_FILE
     if config_path.exists() and not force:

@@ -270,3 +270,23 @@ def test_installed_fycli_as_a_subprocess(tmp_path, platform):
     assert a_note.returncode == 0
     offline = fycli("sync")
     assert offline.returncode == 3 and "kept locally" in offline.stderr
+
+
+def test_init_takes_the_database_path(tmp_path, platform):
+    """SPEC §6: `init` sets the server URL, the token and the local database path."""
+    token_file = tmp_path / "t.token"
+    token_file.write_text(platform.add_liaison("u1", "赵六") + "\n")
+    token_file.chmod(0o600)
+    database = tmp_path / "elsewhere" / "mine.db"
+    config_dir = tmp_path / "cfg"
+    result = CliRunner().invoke(
+        cli,
+        ["--config-dir", str(config_dir), "init", "--server", platform.url, "--token-file", str(token_file),
+         "--db", str(database), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == EXIT_OK, result.output
+    assert json.loads(result.stdout)["database"] == str(database)
+    assert database.exists()
+    status = CliRunner().invoke(cli, ["--config-dir", str(config_dir), "status", "--json"])
+    assert status.exit_code == EXIT_OK, status.output
+    assert str(database) in status.stdout
