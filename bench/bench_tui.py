@@ -2,10 +2,13 @@
 
 Measures, end to end through the real app (headless, 140×40), the medians of:
 
-- first screen: from creating the app to the queue showing its first rows;
-- search: from a new search text to its rows on screen (Chinese two-character words);
-- filter: from a new category/village filter to its rows on screen;
-- page down: a page-down that leaves the loaded window (a keyset query) until the cursor moved.
+- first screen: from creating the app to the queue's first rows drawn;
+- search: from a new search text to its rows drawn (Chinese two-character words);
+- filter: from a new category/channel/complexity filter to its rows drawn;
+- page down: from the key of a page-down that leaves the loaded window (a keyset query) to
+  the new window's rows drawn.
+
+"Drawn" is when the table's ``render_line`` produced a line of the new rows (see PaintProbe).
 
 Budgets (SPEC §7): first screen < 1.5 s; search, filter, page down < 100 ms each.
 
@@ -57,15 +60,42 @@ async def wait_until(pilot, condition, timeout: float = 30.0) -> None:
         await asyncio.sleep(0.001)
 
 
+class PaintProbe:
+    """Records when the table last drew a row of a given window: "on screen" means drawn.
+
+    Wraps ``TicketTable.render_line`` (the Line API call the compositor makes for each visible
+    line), so a figure covers the key, the worker's query, the message back and the drawing.
+    """
+
+    def __init__(self, table_cls) -> None:
+        self.painted: dict[int, float] = {}  # id(window) -> when its rows were drawn
+        original = table_cls.render_line
+        probe = self
+
+        def render_line(table, y: int):
+            strip = original(table, y)
+            if y > 0 and table.window is not None:
+                probe.painted.setdefault(id(table.window), time.perf_counter())
+            return strip
+
+        table_cls.render_line = render_line
+
+    def drawn(self, table) -> bool:
+        return table.window is not None and id(table.window) in self.painted
+
+
 async def one_run(path: Path, results: dict[str, list[float]]) -> None:
+    from textual import events
+
     from tui.app import FycliApp
     from tui.widgets.queue.ticket_table import TicketTable
 
+    probe = PaintProbe(TicketTable)
     started = time.perf_counter()
     app = FycliApp(path, clock=fixed_clock, auto_sync=None, sync_on_start=False)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(
-            pilot, lambda: app.screen.query(TicketTable) and app.screen.query_one(TicketTable).row_count > 0
+            pilot, lambda: app.screen.query(TicketTable) and probe.drawn(app.screen.query_one(TicketTable))
         )
         results["first screen"].append(time.perf_counter() - started)
         queue = app.screen
@@ -74,13 +104,14 @@ async def one_run(path: Path, results: dict[str, list[float]]) -> None:
         await wait_until(pilot, lambda: table.window is not None and table.window.query.view == View.ALL)
         await app.workers.wait_for_complete()
 
+        def shown(q: TicketQuery) -> bool:
+            return table.window is not None and table.window.query == q and probe.drawn(table)
+
         async def change(q: TicketQuery, label: str) -> None:
             t0 = time.perf_counter()
             queue._set_query(q)
-            await wait_until(
-                pilot, lambda: table.window is not None and table.window.query == q and queue.total >= 0
-            )
-            results[label].append(time.perf_counter() - t0)
+            await wait_until(pilot, lambda: shown(q))
+            results[label].append(probe.painted[id(table.window)] - t0)
             await app.workers.wait_for_complete()
 
         base = TicketQuery(view=View.ALL)
@@ -96,13 +127,13 @@ async def one_run(path: Path, results: dict[str, list[float]]) -> None:
             await pilot.pause()
         for _ in range(5):
             window = table.window
-            t0 = time.perf_counter()
-            # jump the cursor to the window's last row, then page down: a new window is queried
+            # the cursor on the window's last row, then page down: a new window is queried
             table.move_cursor(row=len(window.rows) - 1)
+            await pilot.pause()
             t0 = time.perf_counter()
-            await pilot.press("pagedown")
-            await wait_until(pilot, lambda w=window: table.window is not w)
-            results["page down"].append(time.perf_counter() - t0)
+            app.post_message(events.Key("pagedown", None))  # as the terminal driver delivers a key
+            await wait_until(pilot, lambda w=window: table.window is not w and probe.drawn(table))
+            results["page down"].append(probe.painted[id(table.window)] - t0)
             await app.workers.wait_for_complete()
 
 

@@ -33,7 +33,7 @@ class Settings:
     link_changes: int = 20  # tickets changed before each link-profile sync
     pg_levels: tuple[int, ...] = (50, 150, 300)  # concurrent liaisons on PostgreSQL
     pg_units: int = 40
-    pg_seconds: float = 20.0  # duration of each load level
+    pg_seconds: float = 15.0  # duration of each load level
     keep: bool = False  # keep the scratch directory
 
     @classmethod

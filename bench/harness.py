@@ -94,11 +94,24 @@ def fmt_value(value: float | None, unit: str) -> str:
     return f"{text} {unit}".strip()
 
 
+def _one_line(text: str, width: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def render_table(figures: Sequence[Figure]) -> str:
     """A plain-text table (also valid Markdown) of the figures."""
     head = ["bench", "figure", "median", "budget", "verdict", "runs", "note"]
     rows = [
-        [f.bench, f.name, fmt_value(f.value, f.unit), f.budget or "—", f.verdict, str(f.runs), f.note]
+        [
+            f.bench,
+            f.name,
+            fmt_value(f.value, f.unit),
+            f.budget or "—",
+            f.verdict,
+            str(f.runs),
+            _one_line(f.note),
+        ]
         for f in figures
     ]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import orjson
@@ -196,6 +197,20 @@ def _run_level(liaisons: list[Liaison], seconds: float) -> tuple[Tally, float]:
     return tally, elapsed
 
 
+def _cpu_seconds(server_pids: list[int]) -> tuple[float, float]:
+    """CPU seconds used so far by this process (the load generator) and by the servers."""
+    own = os.times()
+    tick = os.sysconf("SC_CLK_TCK")
+    servers = 0.0
+    for pid in server_pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            servers += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return own.user + own.system, servers
+
+
 def _townships(k: int) -> list[tuple[str, str]]:
     from central.seed_data import COUNTIES
 
@@ -234,6 +249,7 @@ def run(ctx: Context) -> list[Figure]:
                     )
                 )
             urls = [central.url] + [o.url for o in others]
+            procs = [central.server.proc.pid] + [o.proc.pid for o in others]
             townships = _townships(s.pg_units)
             log(f"{NAME}: {servers_n} servers on {db_url.rsplit('/', 1)[1]}; seeding {len(townships)} units")
             units = []
@@ -272,13 +288,16 @@ def run(ctx: Context) -> list[Figure]:
             )
             for n in s.pg_levels:
                 log(f"{NAME}: {n} liaisons for {s.pg_seconds:.0f} s over {servers_n} servers")
+                cpu_before = _cpu_seconds(procs)
                 tally, elapsed = _run_level(liaisons[:n], s.pg_seconds)
+                gen_cpu, srv_cpu = (a - b for a, b in zip(_cpu_seconds(procs), cpu_before, strict=True))
                 rps = tally.requests / elapsed
                 p50 = percentile(tally.latencies, 50) * 1000
                 p99 = percentile(tally.latencies, 99) * 1000
                 note = (
                     f"{tally.syncs / elapsed:.0f} syncs/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms, "
-                    f"{tally.applied} applied / {tally.rejected} rejected"
+                    f"{tally.applied} applied / {tally.rejected} rejected; CPU s: servers {srv_cpu:.0f}, "
+                    f"load generator {gen_cpu:.0f}, of {2 * elapsed:.0f} available"
                 )
                 figures += [
                     Figure(NAME, f"{n} liaisons: throughput", rps, "req/s", runs=1, note=note),

@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                 got = _load(name)(ctx)
             except Exception as exc:  # one broken benchmark must not hide the others' figures
                 traceback.print_exc(file=sys.stderr)
-                failed[name] = f"{type(exc).__name__}: {exc}"
+                last = str(exc).strip().splitlines()[-1:] or [""]
+                failed[name] = f"{type(exc).__name__}: {last[0]}"
                 figures.append(Figure(name, "FAILED TO RUN", None, "", note=failed[name][:150]))
                 continue
             log(f"--- {name}: {time.monotonic() - t0:.0f} s")
