@@ -86,3 +86,22 @@ def test_a_broken_config_never_stops_the_app(tmp_path):
     (tmp_path / "config.toml").write_text('[keys]\nresolve = 3\nnote = "ctrl+n"\n', encoding="utf-8")
     config = load_app_config(tmp_path)
     assert config.keymap == {"note": "ctrl+n"} and "resolve" in (config.problem or "")
+
+
+def test_table_cells_are_cut_to_terminal_cells_chinese_counting_two():
+    from rich.cells import cell_len
+
+    from tui.widgets.queue.ticket_table import fit
+
+    def shown(spans, width):
+        out = fit(spans, width)
+        assert sum(cell_len(text) for text, _ in out) == width, (spans, width, out)
+        return "".join(text for text, _ in out)
+
+    assert shown((("路灯不亮", ""),), 8) == "路灯不亮"
+    assert shown((("路灯不亮", ""),), 10) == "路灯不亮  "
+    assert shown((("路灯不亮了", ""),), 7) == "路灯不…"
+    assert shown((("路灯不亮了", ""),), 6) == "路灯… "  # a wide character never split in half
+    assert shown((("催", "bold"), ("2", ""), ("督", "")), 3) == "催…"
+    assert shown((), 2) == "  "
+    assert shown((("FY250000018", ""),), 15) == "FY250000018    "

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, Tabs
+from textual.widgets import Input, Tabs
 from textual.worker import get_current_worker
 
 from local_db.api import TicketQuery, TicketRow, View
@@ -139,7 +139,7 @@ class QueueScreen(Screen):
         self._generation += 1
         self._load_window(self.q, message.target, message.upward, self._generation)
 
-    @on(DataTable.RowHighlighted)
+    @on(TicketTable.CursorMoved)
     def _moved(self) -> None:
         self._update_status()
 
@@ -263,9 +263,8 @@ class QueueScreen(Screen):
         if row is not None:
             self.app.open_detail(row.id)  # type: ignore[attr-defined]
 
-    @on(DataTable.RowSelected)
-    def _selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
+    @on(TicketTable.Clicked)
+    def _clicked(self) -> None:
         self.action_open()
 
     # -- search, filter, views ----------------------------------------------------------------
