@@ -10,12 +10,20 @@ layer (thousands of rows per statement), with commit-order numbers taken last pe
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import multiprocessing
+import os
 import random
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from central import seed_data
 from central.service import Service
@@ -34,11 +42,14 @@ from schemas.actions import (
     Resolve,
     Urge,
 )
+from schemas.calendar import HolidayTable, WorkCalendar
 from schemas.enums import Role
 from schemas.ticket import Event, Note, Ticket
 from schemas.workflow import Actor, Applied, decide
 
 CHUNK = 5000
+#: From this many tickets on, worker processes make the tickets (starting them costs ~1 s).
+PARALLEL_FROM = 20_000
 CENTRAL = Actor(Role.CENTRAL, "市12345平台")
 #: How a seeded ticket's life ends, with weights (out of 100).
 FATES = (
@@ -77,13 +88,20 @@ def units_for(county: str | None = None, township: str | None = None) -> list[di
 
 def seed_service(
     service: Service, n: int, *, seed: int = 1, county: str | None = None, township: str | None = None,
-    now: dt.datetime | None = None,
+    now: dt.datetime | None = None, workers: int | None = None, chunk: int = CHUNK,
+    parallel_from: int = PARALLEL_FROM,
 ) -> dict[str, Any]:  # fmt: skip
-    """Add the area's units (those missing) and ``n`` tickets. Returns a summary."""
+    """Add the area's units (those missing) and ``n`` tickets. Returns a summary.
+
+    The tickets' lives are made in chunks of ``chunk`` tickets (each with its own random stream,
+    so the same ``seed`` and ``chunk`` give the same data however the chunks are spread); from
+    ``parallel_from`` tickets on, by ``workers`` processes (default: one per CPU) while this one
+    writes the chunks already made, in order, one transaction each.
+    """
     rng = random.Random(seed)
     now = now or service.clock()
     try:
-        appeals = seed_data.generate_appeals(rng, n, county=county, township=township)
+        appeals = list(seed_data.generate_appeals(rng, n, county=county, township=township))
     except ValueError as exc:
         from central.service import ServiceError
 
@@ -101,19 +119,26 @@ def seed_service(
     service.write(add_units)
     with service.db.read.connect() as conn:
         offset = conn.execute(sa.select(sa.func.count()).select_from(t.tickets)).scalar_one()
-        calendar = service.work_calendar(conn)
+        tables = [table.model_dump_json() for table in repo.calendar_tables(conn)]
+    jobs = [
+        _Job(offset + start, appeals[start : start + chunk], unit_of, seed * 1_000_003 + start, now, tables)
+        for start in range(0, n, chunk)
+    ]
     counts: dict[str, int] = {}
-    batch: list[tuple[Ticket, list[Event], list[Note]]] = []
-    for i, appeal in enumerate(appeals):
-        ticket_id = f"FY{offset + i + 1:08d}"
-        life = _live(ticket_id, appeal, unit_of[(appeal["county"], appeal["township"])], rng, now, calendar)
-        counts[life[0].status.value] = counts.get(life[0].status.value, 0) + 1
-        batch.append(life)
-        if len(batch) >= CHUNK:
-            service.write(lambda conn, b=batch: _write(conn, b))
-            batch = []
-    if batch:
-        service.write(lambda conn, b=batch: _write(conn, b))
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    with contextlib.ExitStack() as stack:
+        made: Iterator[_Rows] = map(_make_rows, jobs)
+        if n >= parallel_from and workers > 1 and len(jobs) > 1:
+            # spawn, not fork: this may run inside a threaded server (fork would copy held locks).
+            context = multiprocessing.get_context("spawn")
+            pool = stack.enter_context(ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context))
+            made = _in_order(pool, jobs)
+        with _bulk_connection(service) as conn:
+            for rows in made:
+                for status, count in rows.counts.items():
+                    counts[status] = counts.get(status, 0) + count
+                with conn.begin():
+                    _write(conn, rows)
 
     def audit(conn) -> None:
         conn.execute(t.audit.insert().values(at=repo.iso(service.clock()), actor="admin", role="central",
@@ -121,6 +146,80 @@ def seed_service(
 
     service.write(audit)
     return {"units": len(units), "tickets": n, "by_status": counts}
+
+
+def _in_order(pool: ProcessPoolExecutor, jobs: list[_Job]) -> Iterator[_Rows]:
+    """The jobs' rows in order, made by the pool — or here, from the first job the pool could
+    not do (a worker that cannot start, e.g. a ``__main__`` script without the main guard)."""
+    futures = [pool.submit(_make_rows, job) for job in jobs]
+    for index, future in enumerate(futures):
+        try:
+            rows = future.result()
+        except BrokenProcessPool:
+            for job in jobs[index:]:
+                yield _make_rows(job)
+            return
+        yield rows
+
+
+@dataclass
+class _Job:
+    """One chunk of tickets to make (picklable: it crosses to a worker process)."""
+
+    first_number: int  # the chunk's first ticket is FY{first_number + 1}
+    appeals: list[dict]
+    unit_of: dict[tuple[str, str], str]
+    seed: int
+    now: dt.datetime
+    calendar_tables: list[str]
+
+
+@dataclass
+class _Rows:
+    """A chunk's rows as value tuples, in ``repo.TICKET_COLUMNS``/``EVENT_COLUMNS``/
+    ``NOTE_COLUMNS`` order except the trailing commit-order numbers, stamped when written."""
+
+    tickets: list[tuple]
+    events: list[list[tuple]]  # per ticket
+    notes: list[list[tuple]]
+    counts: dict[str, int]
+
+
+_calendars: dict[tuple[str, ...], WorkCalendar] = {}
+
+
+def _make_rows(job: _Job) -> _Rows:
+    """Live every ticket of the chunk and turn it into rows (runs in a worker process)."""
+    key = tuple(job.calendar_tables)
+    calendar = _calendars.get(key)
+    if calendar is None:
+        calendar = _calendars[key] = WorkCalendar([HolidayTable.model_validate_json(x) for x in key])
+    rng = random.Random(job.seed)
+    out = _Rows([], [], [], {})
+    for i, appeal in enumerate(job.appeals):
+        ticket_id = f"FY{job.first_number + i + 1:08d}"
+        unit_id = job.unit_of[(appeal["county"], appeal["township"])]
+        ticket, events, notes = _live(ticket_id, appeal, unit_id, rng, job.now, calendar)
+        out.counts[ticket.status.value] = out.counts.get(ticket.status.value, 0) + 1
+        out.tickets.append(repo.ticket_row(ticket, events[-1].actor))
+        out.events.append([repo.event_row(ticket, e) for e in events])
+        out.notes.append([repo.note_row(ticket.id, note) for note in notes])
+    return out
+
+
+@contextlib.contextmanager
+def _bulk_connection(service: Service) -> Iterator[Connection]:
+    """One write connection for the whole seed. SQLite: without an fsync per chunk (a crash
+    mid-seed leaves a consistent database with fewer tickets; the data is generated anyway)."""
+    with service.db.write.connect() as conn:
+        raw = conn.connection.dbapi_connection if service.db.is_sqlite else None
+        if raw is not None:
+            raw.execute("PRAGMA synchronous=OFF")  # on the driver: no transaction is begun
+        try:
+            yield conn
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA synchronous=NORMAL")
 
 
 def _live(ticket_id: str, appeal: dict, unit_id: str, rng: random.Random, now: dt.datetime, calendar):
@@ -187,22 +286,14 @@ def _live(ticket_id: str, appeal: dict, unit_id: str, rng: random.Random, now: d
     return ticket, events, notes
 
 
-def _write(conn, batch: list[tuple[Ticket, list[Event], list[Note]]]) -> None:
-    first = repo.take_seqs(conn, len(batch))
+def _write(conn, rows: _Rows) -> None:
+    first = repo.take_seqs(conn, len(rows.tickets))
     ticket_rows, event_rows, note_rows = [], [], []
-    for offset, (ticket, events, notes) in enumerate(batch):
+    for offset, (ticket, events, notes) in enumerate(zip(rows.tickets, rows.events, rows.notes, strict=True)):
         seq = first + offset
-        ticket_rows.append(repo.ticket_values(ticket, seq, seq, events[-1].actor))
-        event_rows.extend(
-            {"id": e.id, "ticket_id": ticket.id, "change_seq": seq, "action": e.action,
-             "unit_id": e.unit_id or ticket.unit_id, "at": repo.iso(e.at), "data": e.model_dump_json()}
-            for e in events
-        )  # fmt: skip
-        note_rows.extend(
-            {"id": n.id, "ticket_id": ticket.id, "change_seq": seq, "data": n.model_dump_json()}
-            for n in notes
-        )
-    conn.execute(t.tickets.insert(), ticket_rows)
-    conn.execute(t.events.insert(), event_rows)
-    if note_rows:
-        conn.execute(t.notes.insert(), note_rows)
+        ticket_rows.append((*ticket, seq, seq))
+        event_rows.extend((*e, seq) for e in events)
+        note_rows.extend((*note, seq) for note in notes)
+    repo.insert_rows(conn, t.tickets, (*repo.TICKET_COLUMNS, "change_seq", "scope_since"), ticket_rows)
+    repo.insert_rows(conn, t.events, (*repo.EVENT_COLUMNS, "change_seq"), event_rows)
+    repo.insert_rows(conn, t.notes, (*repo.NOTE_COLUMNS, "change_seq"), note_rows)

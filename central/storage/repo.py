@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from central.storage import tables as t
 from schemas.calendar import HolidayTable, beijing_date
-from schemas.ticket import Ticket, liaison_copy
+from schemas.ticket import Event, Note, Ticket, liaison_copy
 
 #: Most bound parameters one ``IN (...)`` list gets (SQLite's limit is far above; PG has none).
 IN_CHUNK = 900
@@ -76,28 +76,73 @@ def _day(moment: dt.datetime | None) -> str | None:
     return beijing_date(moment).isoformat() if moment is not None else None
 
 
+#: The ticket columns :func:`ticket_row` fills, in its order (the commit-order numbers
+#: ``change_seq`` and ``scope_since`` are the caller's).
+TICKET_COLUMNS = (
+    "id", "unit_id", "status", "county", "township", "assigned_on", "accepted_on", "sign_due",
+    "handle_due", "resolved_on", "satisfaction", "reworks", "updated_at", "changed_by", "data",
+    "liaison_data",
+)  # fmt: skip
+EVENT_COLUMNS = ("id", "ticket_id", "action", "unit_id", "at", "data")
+NOTE_COLUMNS = ("id", "ticket_id", "data")
+
+
+def ticket_row(ticket: Ticket, changed_by: str | None) -> tuple:
+    """The values of ``ticket``'s row in :data:`TICKET_COLUMNS` order: the indexed columns, the
+    full JSON and the liaison's masked JSON."""
+    return (
+        ticket.id,
+        ticket.unit_id,
+        ticket.status.value,
+        ticket.county,
+        ticket.township,
+        _day(ticket.assigned_at),
+        _day(ticket.accepted_at),
+        ticket.sign_due.isoformat() if ticket.sign_due else None,
+        ticket.handle_due.isoformat() if ticket.handle_due else None,
+        _day(ticket.resolved_at),
+        ticket.satisfaction.value if ticket.satisfaction else None,
+        ticket.counters.reworks,
+        iso(ticket.updated_at),
+        changed_by,
+        ticket.model_dump_json(),
+        liaison_copy(ticket).model_dump_json(),
+    )
+
+
 def ticket_values(ticket: Ticket, change_seq: int, scope_since: int, changed_by: str | None) -> dict:
-    """The row of ``ticket``: the indexed columns, the full JSON and the liaison's masked JSON."""
-    return {
-        "id": ticket.id,
-        "unit_id": ticket.unit_id,
-        "status": ticket.status.value,
-        "change_seq": change_seq,
-        "scope_since": scope_since,
-        "county": ticket.county,
-        "township": ticket.township,
-        "assigned_on": _day(ticket.assigned_at),
-        "accepted_on": _day(ticket.accepted_at),
-        "sign_due": ticket.sign_due.isoformat() if ticket.sign_due else None,
-        "handle_due": ticket.handle_due.isoformat() if ticket.handle_due else None,
-        "resolved_on": _day(ticket.resolved_at),
-        "satisfaction": ticket.satisfaction.value if ticket.satisfaction else None,
-        "reworks": ticket.counters.reworks,
-        "updated_at": iso(ticket.updated_at),
-        "changed_by": changed_by,
-        "data": ticket.model_dump_json(),
-        "liaison_data": liaison_copy(ticket).model_dump_json(),
-    }
+    """:func:`ticket_row` as a dict, with the commit-order numbers."""
+    values = dict(zip(TICKET_COLUMNS, ticket_row(ticket, changed_by), strict=True))
+    values["change_seq"], values["scope_since"] = change_seq, scope_since
+    return values
+
+
+def event_row(ticket: Ticket, event: Event) -> tuple:
+    """An event's row in :data:`EVENT_COLUMNS` order (its unit: the event's, else the ticket's)."""
+    return (event.id, ticket.id, event.action, event.unit_id or ticket.unit_id, iso(event.at),
+            event.model_dump_json())  # fmt: skip
+
+
+def note_row(ticket_id: str, note: Note) -> tuple:
+    return (note.id, ticket_id, note.model_dump_json())
+
+
+def insert_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple]) -> None:
+    """Insert many rows of value tuples at driver speed (SQLite ``executemany``, PostgreSQL
+    ``COPY``), bypassing SQLAlchemy's per-row parameter processing — for bulk loads."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(columns))
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
+        return
+    with (
+        conn.connection.dbapi_connection.cursor() as cur,
+        cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
 
 
 @dataclass

@@ -127,6 +127,24 @@ def test_seed_fills_units_and_every_status(tmp_path) -> None:
     svc.db.dispose()
 
 
+def test_seed_in_worker_processes_gives_the_same_data(tmp_path) -> None:
+    """Chunks made by worker processes are written in order and equal the serial ones."""
+    now = dt.datetime(2025, 6, 2, 10, tzinfo=BJ)
+    dumps = []
+    for name, workers in (("serial", 1), ("parallel", 2)):
+        svc = Service(open_database(f"sqlite:///{tmp_path / name}.db"))
+        seed_service(svc, 240, seed=3, now=now, county="颍上县", workers=workers, chunk=60, parallel_from=0)
+        with svc.db.read.connect() as conn:
+            tickets = conn.exec_driver_sql("SELECT id, change_seq, data FROM tickets ORDER BY id").all()
+            events = conn.exec_driver_sql("SELECT ticket_id, change_seq, data FROM events ORDER BY seq").all()
+        svc.db.dispose()
+        dumps.append((tickets, events))
+    assert dumps[0] == dumps[1]
+    tickets, events = dumps[0]
+    assert [row.change_seq for row in tickets] == list(range(1, 241))
+    assert {row.ticket_id for row in events} == {row.id for row in tickets}
+
+
 def _cli(server: CentralServer, *args: str, code: int = 0) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "fycli", "central", "--server", server.url, "--admin-token", server.admin_token, *args],
