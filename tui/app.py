@@ -42,6 +42,10 @@ from tui.screens.dialogs.text_prompt import TextPrompt
 from tui.screens.help import HelpScreen
 from tui.screens.queue import QueueScreen
 
+#: Seconds of typing pause before a search runs again (the first keystroke after a pause runs
+#: at once). Keystrokes in between are folded into one query instead of queueing one each.
+SEARCH_DELAY = 0.12
+
 #: Most lines an outcome list shows (failures first); the rest is summed up in its title.
 OUTCOME_LINES = 500
 
@@ -80,6 +84,7 @@ class FycliApp(App):
         auto_sync: float | None = 60.0,
         network: NetworkSwitch | None = None,
         sync_on_start: bool = True,
+        search_delay: float = SEARCH_DELAY,
     ) -> None:
         super().__init__()
         self.replica_path = Path(replica_path)
@@ -90,6 +95,7 @@ class FycliApp(App):
         self.auto_sync = auto_sync
         self.network = network
         self.sync_on_start = sync_on_start
+        self.search_delay = search_delay
         self.gateway = ReplicaGateway(lambda: Replica.open(self.replica_path, clock=clock))
         self.undo_stack: list[list[str]] = []
         self.queue_screen = QueueScreen()

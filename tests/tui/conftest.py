@@ -31,6 +31,7 @@ def make_app(path: Path, **kwargs):
     kwargs.setdefault("clock", fixed_clock)
     kwargs.setdefault("auto_sync", None)
     kwargs.setdefault("sync_on_start", False)
+    kwargs.setdefault("search_delay", 0)  # every keystroke searches at once: no timers in tests
     return FycliApp(path, **kwargs)
 
 

@@ -214,3 +214,53 @@ async def test_detail_shows_the_ticket_and_its_unsent_action(replica_path):
         await pilot.press("u")
         await settle(pilot)
         assert detail.detail.pending == []
+
+
+async def test_typing_fast_folds_keystrokes_into_one_search(replica_path):
+    """With a typing delay, a keystroke right after another waits for the pause (or Enter)."""
+    app = make_app(replica_path, search_delay=3600)  # a pause never comes in this test: Enter does it
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        queue = app.screen
+        await pilot.press("8", "slash", "噪")
+        await settle(pilot)
+        assert queue.q.search == "噪", "the first keystroke after a pause searches at once"
+        await pilot.press("音")
+        await settle(pilot)
+        assert queue.q.search == "噪", "the next one waits for the typing to pause"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert queue.q.search == "噪音"
+        assert isinstance(app.focused, TicketTable)
+
+
+async def test_a_superseded_search_never_reaches_the_database(replica_path, monkeypatch):
+    import threading
+
+    ran: list[str] = []
+    original = Replica.query
+
+    def spy(self, q, *args, **kwargs):
+        if q.search:
+            ran.append(q.search)
+        return original(self, q, *args, **kwargs)
+
+    monkeypatch.setattr(Replica, "query", spy)
+    app = make_app(replica_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        queue = app.screen
+        await pilot.press("slash")
+        # Hold the database thread busy while three searches are typed: the two older ones
+        # are cancelled before their turn comes and must not run.
+        release = threading.Event()
+        blocker = threading.Thread(target=lambda: app.gateway.call(lambda _r: release.wait(10)))
+        blocker.start()
+        for ch in "噪音x":
+            await pilot.press(ch)
+        await pilot.pause()
+        release.set()
+        blocker.join()
+        await settle(pilot)
+        assert queue.q.search == "噪音x"
+        assert ran == ["噪音x"], ran

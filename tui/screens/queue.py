@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Input, Tabs
 from textual.worker import get_current_worker
 
 from local_db.api import TicketQuery, TicketRow, View
+from local_db.replica import Replica
 from tui.core.marks import Marks
 from tui.core.pager import Pager
 from tui.messages import CountsLoaded, TotalCounted, WindowLoaded
@@ -23,6 +28,13 @@ from tui.widgets.queue.status_line import StatusLine
 from tui.widgets.queue.ticket_table import TicketTable
 from tui.widgets.queue.view_tabs import VIEW_ORDER, ViewTabs
 from tui.widgets.sync_bar import SyncBar
+
+T = TypeVar("T")
+
+
+class Superseded(Exception):
+    """A newer query replaced this one while it waited for the database thread."""
+
 
 #: Actions that act on the marked set when there is one (their key label shows the count).
 BULK_ACTIONS = {"accept", "note", "resolve", "request_return", "request_extension"}
@@ -63,6 +75,8 @@ class QueueScreen(Screen):
         self.counts: dict[View, int] = {}
         self._generation = 0
         self._anchor: int | None = None  # list position of the last row marked with space
+        self._search_timer: Timer | None = None
+        self._search_at = float("-inf")  # when the last search query was started (monotonic)
 
     @property
     def t(self):
@@ -94,20 +108,32 @@ class QueueScreen(Screen):
 
     @work(thread=True, exclusive=True, group="queue-window")
     def _load_window(self, q: TicketQuery, target: int, upward: bool, generation: int) -> None:
-        gateway = self.app.gateway  # type: ignore[attr-defined]
+        # exclusive: a newer window request cancels this worker; a cancelled worker then skips
+        # the queries it has not started, so fast typing never queues one search per keystroke.
+        worker = get_current_worker()
+
+        def unless_superseded(fn: Callable[[Replica], T]) -> T:
+            def run(replica: Replica) -> T:
+                if worker.is_cancelled:
+                    raise Superseded
+                return fn(replica)
+
+            return self.app.gateway.call(run)  # type: ignore[attr-defined]
 
         def fetch(query: TicketQuery, after: tuple | None, limit: int) -> list[TicketRow]:
-            return gateway.call(lambda r: r.query(query, after=after, limit=limit))
+            return unless_superseded(lambda r: r.query(query, after=after, limit=limit))
 
-        window, cursor = self.pager.window(fetch, q, target, upward=upward)
-        worker = get_current_worker()
-        if worker.is_cancelled:
+        try:
+            window, cursor = self.pager.window(fetch, q, target, upward=upward)
+            if worker.is_cancelled:
+                return
+            self.post_message(WindowLoaded(window, cursor, generation))
+            if q != self._counted:  # rows first: a count can cost more than a page
+                total = unless_superseded(lambda r: r.count(q))
+                if not worker.is_cancelled:
+                    self.post_message(TotalCounted(total, generation))
+        except Superseded:
             return
-        self.post_message(WindowLoaded(window, cursor, generation))
-        if q != self._counted:
-            total = gateway.call(lambda r: r.count(q))
-            if not worker.is_cancelled:
-                self.post_message(TotalCounted(total, generation))
 
     _counted: TicketQuery | None = None
 
@@ -230,6 +256,7 @@ class QueueScreen(Screen):
             self._anchor = None
             self.set_marks(Marks())
         elif self.q.search or self.q.category or self.q.channel or self.q.complexity or self.q.village:
+            self._stop_search_timer()
             self.query_one(SearchBox).value = ""
             self._set_query(
                 replace(self.q, search="", category=None, channel=None, complexity=None, village=None)
@@ -272,11 +299,29 @@ class QueueScreen(Screen):
         self.query_one(SearchBox).focus()
 
     @on(Input.Changed, "#search")
-    def _search_changed(self, event: Input.Changed) -> None:
-        self._set_query(replace(self.q, search=event.value.strip()))
+    def _search_changed(self) -> None:
+        """Search as you type: at once after a pause, else once typing pauses (``search_delay``)."""
+        self._stop_search_timer()
+        delay: float = self.app.search_delay  # type: ignore[attr-defined]
+        if delay <= 0 or time.monotonic() - self._search_at >= delay:
+            self._run_search()
+        else:
+            self._search_timer = self.set_timer(delay, self._run_search)
+
+    def _run_search(self) -> None:
+        self._search_timer = None
+        self._search_at = time.monotonic()
+        self._set_query(replace(self.q, search=self.query_one(SearchBox).value.strip()))
+
+    def _stop_search_timer(self) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+            self._search_timer = None
 
     @on(Input.Submitted, "#search")
     def _search_submitted(self) -> None:
+        if self._search_timer is not None:
+            self._run_search()  # Enter: search what is typed now
         self.query_one(TicketTable).focus()
 
     def action_filter(self) -> None:
