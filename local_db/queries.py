@@ -8,8 +8,10 @@ Search looks for each space-separated word as a substring of ``search.text`` (nu
 address, description): ``instr`` for Chinese and digits, which finds words of any length (路,
 路灯, 噪音扰民), and ``LIKE`` (ASCII case-insensitive) for words with Latin letters. Measured on 100,000
 seeded tickets, a full ``instr`` scan is cheaper than keeping an FTS5 trigram index, which
-would not find 1- and 2-character words anyway and would slow the first pull; see the report
-in the commit history and bench/.
+would not find 1- and 2-character words anyway and would slow the first pull; but at 55 ms it
+is too slow for a keystroke, so the replica finds the rids of non-Latin words in an in-memory
+copy of the text (local_db/textindex.py) and passes them here, or walks the sort order for a
+common word (see :func:`where`).
 """
 
 from __future__ import annotations
@@ -47,8 +49,38 @@ def search_words(search: str) -> list[str]:
     return [w for w in search.split() if w]
 
 
-def where(q: TicketQuery, params: dict) -> str:
-    """The WHERE clause of ``q`` (no keyset part); adds its parameters to ``params``."""
+def is_latin(word: str) -> bool:
+    """Words with Latin letters match ignoring ASCII case (``LIKE``); others exactly (``instr``)."""
+    return word.isascii() and any(ch.isalpha() for ch in word)
+
+
+def _word_tests(words: list[str], params: dict) -> list[str]:
+    tests = []
+    for word in words:
+        name = f"w{len(params)}"
+        if is_latin(word):
+            # Latin letters: LIKE ignores ASCII case (fy25 finds FY25...); escape its wildcards.
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params[name] = f"%{escaped}%"
+            tests.append(f"s.text LIKE :{name} ESCAPE '\\'")
+        else:
+            # Chinese and digits: a plain substring test, any length (路, 路灯, 噪音扰民).
+            params[name] = word
+            tests.append(f"instr(s.text, :{name}) > 0")
+    return tests
+
+
+def where(q: TicketQuery, params: dict, *, hits: list[int] | None = None, walk: bool = False) -> str:
+    """The WHERE clause of ``q`` (no keyset part); adds its parameters to ``params``.
+
+    Search, three ways (the replica picks one; all give the same rows):
+
+    * ``hits`` (the rids the in-memory text index found for the words without Latin letters):
+      ``t.rid IN`` that list, plus a per-row test of any Latin word — cheap when it is short;
+    * ``walk``: a per-row test of every word on each row the sort order reaches — cheap for a
+      page of a common word, where LIMIT stops the walk after a few thousand rows;
+    * neither: one scan of ``search`` into a set of rids (the outer query keeps its sort index).
+    """
     parts = [VIEW_SQL[q.view]]
     for column in ("category", "channel", "complexity", "village"):
         value = getattr(q, column)
@@ -57,25 +89,34 @@ def where(q: TicketQuery, params: dict) -> str:
             parts.append(f"t.{column} = :{column}")
     words = search_words(q.search)
     if words:
-        tests = []
-        for i, word in enumerate(words):
-            if word.isascii() and any(ch.isalpha() for ch in word):
-                # Latin letters: LIKE ignores ASCII case (fy25 finds FY25...); escape its wildcards.
-                escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                params[f"w{i}"] = f"%{escaped}%"
-                tests.append(f"s.text LIKE :w{i} ESCAPE '\\'")
-            else:
-                # Chinese and digits: a plain substring test, any length (路, 路灯, 噪音扰民).
-                params[f"w{i}"] = word
-                tests.append(f"instr(s.text, :w{i}) > 0")
-        # Scanning ``search`` once into a set of rids keeps the outer query on its sort index.
-        parts.append(f"t.rid IN (SELECT s.rid FROM search s WHERE {' AND '.join(tests)})")
+        if walk:
+            tests = _word_tests(words, params)
+            parts.append(f"EXISTS (SELECT 1 FROM search s WHERE s.rid = t.rid AND {' AND '.join(tests)})")
+        elif hits is not None:
+            params["hits"] = "[" + ",".join(map(str, hits)) + "]"
+            parts.append("t.rid IN (SELECT value FROM json_each(:hits))")
+            latin = [w for w in words if is_latin(w)]
+            if latin:
+                tests = _word_tests(latin, params)
+                parts.append(f"EXISTS (SELECT 1 FROM search s WHERE s.rid = t.rid AND {' AND '.join(tests)})")
+        else:
+            tests = _word_tests(words, params)
+            parts.append(f"t.rid IN (SELECT s.rid FROM search s WHERE {' AND '.join(tests)})")
     return " AND ".join(parts)
 
 
-def page_sql(q: TicketQuery, params: dict, *, after: tuple | None, limit: int, select: str) -> str:
+def page_sql(
+    q: TicketQuery,
+    params: dict,
+    *,
+    after: tuple | None,
+    limit: int,
+    select: str,
+    hits: list[int] | None = None,
+    walk: bool = False,
+) -> str:
     order, key_columns, keyset = SORT_SQL[q.sort]
-    sql_where = where(q, params)
+    sql_where = where(q, params, hits=hits, walk=walk)
     if after is not None:
         if len(after) != len(key_columns):
             raise ValueError(f"`after` must be a row key of the {q.sort.value} sort, got {after!r}")

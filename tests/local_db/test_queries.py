@@ -8,8 +8,9 @@ import pytest
 
 from local_db.api import SortKey, TicketQuery, View
 from local_db.columns import micros
+from local_db.replica import Replica
 from schemas.calendar import WorkCalendar
-from tests.local_db.factory import FIXED_NOW, make_replica, make_tickets, page, ticket_json
+from tests.local_db.factory import FIXED_NOW, fixed_clock, make_replica, make_tickets, page, ticket_json
 
 N = 3000
 
@@ -168,3 +169,58 @@ def test_search_words_of_any_length(replica, word, hits):
     )
     found = set(replica.ids_matching(TicketQuery(search=word))) & {"T1", "T2", "T3", "T4", "T5"}
     assert found == hits
+
+
+SEARCHES = [
+    TicketQuery(search="路"),
+    TicketQuery(search="路灯", view=View.IN_PROGRESS),
+    TicketQuery(search="噪音 扰民", sort=SortKey.UPDATED),
+    TicketQuery(search="fy25 路"),
+    TicketQuery(search="路", category="城市管理", sort=SortKey.NUMBER),
+]
+
+
+@pytest.mark.parametrize("list_hits", [0, 10**9], ids=["walk", "list"])
+@pytest.mark.parametrize("q", SEARCHES, ids=lambda q: f"{q.view.value}-{q.sort.value}-{q.search}")
+def test_search_plans_give_the_same_rows(big, q, list_hits, monkeypatch):
+    """A page walks the sort order testing each row, or lists the text index's hits: same rows."""
+    replica, tickets = big
+    monkeypatch.setattr(replica, "_LIST_HITS", list_hits)
+    expected = _expected(tickets, q)
+    assert expected
+    assert _all_pages(replica, q, 61) == expected
+    assert replica.count(q) == len(expected)
+
+
+def _search(replica, word: str) -> set[str]:
+    return set(replica.ids_matching(TicketQuery(search=word)))
+
+
+def test_search_sees_every_change(replica, tmp_path):
+    """The in-memory search text follows new tickets, changed texts, resets and other connections."""
+    assert _search(replica, "路灯") == {"A1", "P1", "R1"}
+    replica.apply_pull_page_raw(page([ticket_json("N1", title="井盖缺失", description="")], cursor="c2"))
+    assert _search(replica, "井盖") == {"N1"}
+    assert replica.count(TicketQuery(search="井盖")) == 1
+    changed = [
+        ticket_json("P1", title="噪音扰民", description=""),
+        ticket_json("N3", title="噪音", description=""),
+    ]
+    replica.apply_pull_page_raw(page(changed, cursor="c3"))
+    assert _search(replica, "路灯") == {"A1", "R1"}  # P1's address still says 人民路, not 路灯
+    assert _search(replica, "噪音") == {"P1", "N3"}
+    assert replica.count(TicketQuery(search="噪音")) == 2
+    # another connection on the same file writes: this one sees it at its next search
+    other = Replica.open(replica.path, clock=fixed_clock)
+    try:
+        other.apply_pull_page_raw(page([ticket_json("A1", description="窨井盖松动")], cursor="c4"))
+        other.apply_pull_page_raw(page([ticket_json("N2", title="井盖响")], cursor="c5"))
+    finally:
+        other.close()
+    assert _search(replica, "井盖") == {"A1", "N1", "N2"}
+    assert replica.count(TicketQuery(search="井盖")) == 3
+    replica.reset_pulled_state()
+    assert _search(replica, "井盖") == set()
+    assert replica.count(TicketQuery(search="井盖")) == 0
+    replica.apply_pull_page_raw(page([ticket_json("Z1", title="路灯")], cursor="c6"))
+    assert _search(replica, "路灯") == {"Z1"}
