@@ -1,7 +1,7 @@
 """Deterministic generation of realistic seed appeals for the Fuyang citizen-appeal platform.
 
-This module is pure: it only depends on the standard library and on the ``random.Random``
-instance handed to it, so the same seed always yields the same appeals on every machine and
+This module is pure: it only depends on the standard library, the model's vocabularies
+(``schemas.enums``) and the ``random.Random`` instance handed to it, so the same seed always yields the same appeals on every machine and
 every Python version (all draws go through ``Random.random()``, whose algorithm is stable).
 
 It provides:
@@ -23,6 +23,9 @@ import string
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
+
+from schemas.enums import CATEGORIES as MODEL_CATEGORIES
+from schemas.enums import AppealType, Channel, Complexity
 
 __all__ = [
     "APPEAL_FIELDS",
@@ -221,44 +224,16 @@ COUNTIES: dict[str, list[str]] = {
     ],
 }
 
+# The platform's vocabularies come from the workflow model, so seeded data can never drift
+# from what the model accepts.
 #: Intake channels of the platform, code -> Chinese label.
-CHANNELS: dict[str, str] = {
-    "hotline_12345": "12345热线",
-    "leader_board": "领导留言板",
-    "mayor_mailbox": "市长信箱",
-    "media": "媒体热线",
-    "opinion": "舆情监测",
-    "wechat": "阜务为民小程序",
-}
-
+CHANNELS: dict[str, str] = {channel.value: channel.label for channel in Channel}
 #: Appeal types, code -> Chinese label.
-APPEAL_TYPES: dict[str, str] = {
-    "consult": "咨询",
-    "help": "求助",
-    "complaint": "投诉",
-    "report": "举报",
-    "suggestion": "建议",
-    "praise": "表扬",
-}
-
+APPEAL_TYPES: dict[str, str] = {kind.value: kind.label for kind in AppealType}
 #: Business categories used to classify appeals.
-CATEGORIES: list[str] = [
-    "房产物业",
-    "交通物流",
-    "城市管理",
-    "劳动社保",
-    "农村农业",
-    "生态环境",
-    "教育",
-    "卫生健康",
-    "市场监管",
-    "水电气暖",
-    "公共安全",
-    "其他",
-]
-
+CATEGORIES: list[str] = list(MODEL_CATEGORIES)
 #: Complexity levels (deadlines of 2, 5 and 15 working days respectively).
-COMPLEXITIES: tuple[str, ...] = ("urgent", "general", "complex")
+COMPLEXITIES: tuple[str, ...] = tuple(level.value for level in Complexity)
 
 #: The exact keys of every dict yielded by :func:`generate_appeals`.
 APPEAL_FIELDS: tuple[str, ...] = (
