@@ -126,6 +126,10 @@ class FycliApp(App):
     def on_unmount(self) -> None:
         self.gateway.close()
 
+    def key_of(self, binding_id: str, default: str) -> str:
+        """The key the user presses for ``binding_id`` now (their keymap, else the default)."""
+        return self.config.keymap.get(binding_id, default).split(",")[0]
+
     # -- navigation ---------------------------------------------------------------------------
     def open_detail(self, ticket_id: str) -> None:
         self.push_screen(DetailScreen(ticket_id))
@@ -397,15 +401,20 @@ class FycliApp(App):
         )
         report = outcome.report
         if outcome.ok and report is not None:
-            if message.manual or report.rejected:
+            if report.rejected:  # a background sync too: refusals are work waiting for the liaison
+                self.notify(
+                    t("sync.refused", n=report.rejected, press=self.key_of("conflicts", "x")),
+                    severity="warning",
+                    timeout=12,
+                )
+            elif message.manual:
                 self.notify(
                     t(
                         "sync.done",
                         sent=report.applied + report.duplicates,
                         pulled=report.pulled_tickets,
                         conflicts=report.conflicts,
-                    ),
-                    severity="warning" if report.rejected else "information",
+                    )
                 )
         elif message.manual:
             self.notify(t("sync.failed", error=outcome.error or ""), severity="error", timeout=8)

@@ -88,6 +88,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "同步完成：发送 {sent}，接收 {pulled}，冲突 {conflicts}",
         "Synced: sent {sent}, received {pulled}, conflicts {conflicts}",
     ),
+    "sync.refused": (
+        "平台拒绝了 {n} 项操作，已放入冲突收件箱（按 {press} 处理）",
+        "The platform refused {n} actions: they are in the conflict inbox (press {press})",
+    ),
     "sync.failed": ("同步失败：{error}（工作已保存在本地）", "Sync failed: {error} (work kept locally)"),
     "sync.net_cut": ("演示：网络已断开", "demo: network cut"),
     "sync.net_restored": ("演示：网络已恢复", "demo: network restored"),

@@ -8,12 +8,19 @@ import pytest
 from local_db.replica import Replica
 from schemas.enums import Reason
 from sync.client import SyncClient
+from sync.config import DEFAULT_TEMPLATES
+from tests.servers import liaison_action, push_body
 from tests.tui.conftest import SIZE, make_app, settle
 from tui.core.sync_runner import APP_RETRY, SyncRunner
 from tui.screens.conflicts import ConflictsScreen
 from tui.screens.dialogs.outcome import OutcomeDialog
 from tui.screens.dialogs.reply import ReplyDialog
 from tui.screens.queue import QueueScreen
+from tui.widgets.queue.ticket_table import TicketTable
+from tui.widgets.queue.view_tabs import ViewTabs
+
+#: What "enter" in the reply dialog puts in the text: the first template.
+REPLY = DEFAULT_TEMPLATES[0].text
 
 pytestmark = pytest.mark.anyio
 
@@ -90,3 +97,118 @@ async def test_bulk_close_sync_reassigned_one_then_resolve_the_conflict(township
     server_states = {i: server.ticket(i)["ticket"] for i in ids}
     assert server_states[moved]["unit_id"] == "t2" and server_states[moved]["status"] == "assigned"
     assert all(server_states[i]["status"] == "resolved" for i in ids if i != moved)
+
+
+def notifications(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def resolve_current(pilot) -> str:
+    """Resolve the ticket under the queue's cursor with the first template; returns its id."""
+    ticket_id = pilot.app.screen.query_one(TicketTable).current.id
+    await pilot.press("c")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, ReplyDialog)
+    await pilot.press("enter", "ctrl+s")
+    await settle(pilot)
+    return ticket_id
+
+
+async def choose_conflict(pilot, inbox: ConflictsScreen, kind: str) -> None:
+    index = next(i for i, c in enumerate(inbox.items) if c.kind == kind)
+    inbox.query_one("#conflict-list").move_cursor(row=index)
+    await settle(pilot)
+    assert inbox.current is not None and inbox.current.kind == kind
+
+
+async def test_background_sync_surfaces_refusals_then_keep_the_reply_as_a_note(township):
+    server, path, runner, ids = township
+    app = make_app(path, clock=None, sync_runner=runner)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        target = await resolve_current(pilot)
+        assert app.sync_status.unsent >= 1
+        assert server.act(target, "reassign", unit_id="t2", reason="属地调整")["outcome"] == "applied"
+
+        # A background sync (not `r`): the refusal is announced and counted, no dialog pops up.
+        app.run_sync(manual=False)
+        await settle(pilot)
+        assert isinstance(app.screen, QueueScreen)
+        refused = app.last_sync.report.rejected
+        assert refused >= 1
+        assert any(f"平台拒绝了 {refused} 项操作" in text for text in notifications(app)), notifications(app)
+        assert app.sync_status.conflicts >= 1
+        tab = app.screen.query_one(ViewTabs).get_tab("view-conflicts")
+        assert str(tab.label).endswith(" 1"), tab.label  # one ticket in conflict
+
+        # Keep the refused reply as a note (the sign-for that came with it has no text: drop it).
+        await pilot.press("x")
+        await settle(pilot)
+        inbox = app.screen
+        assert isinstance(inbox, ConflictsScreen) and {c.ticket_id for c in inbox.items} == {target}
+        await choose_conflict(pilot, inbox, "resolve")
+        await pilot.press("n")
+        await settle(pilot)
+        while inbox.items:
+            await pilot.press("d")
+            await settle(pilot)
+        assert app.sync_status.conflicts == 0 and app.sync_status.unsent == 1
+
+        await pilot.press("escape", "r")
+        await settle(pilot)
+        assert isinstance(app.screen, OutcomeDialog)
+        assert [(line.ticket_id, line.ok) for line in app.screen.lines] == [(target, True)]
+
+    on_server = server.ticket(target)
+    assert on_server["ticket"]["unit_id"] == "t2"
+    assert any(REPLY in note["text"] for note in on_server["notes"]), on_server["notes"]
+
+
+async def test_reapply_a_reply_refused_because_the_platform_sent_a_reply_back(township):
+    server, path, runner, ids = township
+    app = make_app(path, clock=None, sync_runner=runner)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        target = app.screen.query_one(TicketTable).current.id
+        await pilot.press("s", "r")  # sign for it and send that
+        await settle(pilot)
+        assert server.ticket(target)["ticket"]["status"] == "in_progress"
+        await pilot.press("escape")
+        await pilot.press("2")  # 办理中
+        await settle(pilot)
+        assert app.screen.query_one(TicketTable).current.id == target
+        await resolve_current(pilot)  # waiting to send
+
+        # Meanwhile a colleague of the same unit resolves it, and the platform sends that reply back.
+        colleague = server.add_liaison("t1", "李联络员")
+        ticket = server.ticket(target)["ticket"]
+        with server.client(colleague) as http:
+            body = push_body("colleague-1", [liaison_action("resolve", ticket, reply="同事的答复")])
+            response = http.post("/v1/sync/push", json=body)
+            response.raise_for_status()
+            assert response.json()["results"][0]["outcome"] == "applied"
+        assert server.act(target, "reject_reply", reason="答复内容不完整")["outcome"] == "applied"
+
+        await pilot.press("r")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, OutcomeDialog)
+        assert [(line.ticket_id, line.ok) for line in dialog.lines] == [(target, False)]
+        await pilot.press("escape", "x")
+        await settle(pilot)
+        inbox = app.screen
+        assert isinstance(inbox, ConflictsScreen)
+        assert [(c.ticket_id, c.kind, c.reason) for c in inbox.items] == [
+            (target, "resolve", Reason.REPLY_REJECTED)
+        ]
+        await pilot.press("a")  # re-apply: the same reply, based on the ticket as it is now
+        await settle(pilot)
+        assert inbox.items == [] and app.sync_status.unsent == 1
+
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, OutcomeDialog)
+        assert [(line.ticket_id, line.ok) for line in app.screen.lines] == [(target, True)]
+
+    on_server = server.ticket(target)["ticket"]
+    assert on_server["status"] == "resolved" and on_server["reply"] == REPLY
