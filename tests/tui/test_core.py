@@ -105,3 +105,17 @@ def test_table_cells_are_cut_to_terminal_cells_chinese_counting_two():
     assert shown((("催", "bold"), ("2", ""), ("督", "")), 3) == "催…"
     assert shown((), 2) == "  "
     assert shown((("FY250000018", ""),), 15) == "FY250000018    "
+
+
+def test_unit_names_own_known_and_other(replica_path):
+    from tui.core.units import UnitNames, unit_names
+
+    with Replica.open(replica_path, clock=fixed_clock) as r:
+        names = unit_names(r)
+    assert names.own_id == "U1" and names.own_name
+    zh = Translator("zh")
+    assert names.label(zh, "U1") == f"本单位（{names.own_name}）"
+    assert names.label(zh, "township-1-06") == "其他单位（township-1-06）"
+    assert names.label(Translator("en"), "township-1-06") == "another unit (township-1-06)"
+    assert UnitNames(known={"t2": "三合镇人民政府"}).label(zh, "t2") == "三合镇人民政府"
+    assert names.label(zh, None) == "—"

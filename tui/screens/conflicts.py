@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from local_db.api import Conflict, LocalResult
+from tui.core.units import UnitNames, unit_names
 from tui.widgets.detail.ticket_view import when
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.sync_bar import SyncBar
@@ -32,7 +33,7 @@ def action_text(conflict: Conflict) -> str:
     return ""
 
 
-def render_sides(t, c: Conflict) -> Table:
+def render_sides(t, c: Conflict, units: UnitNames) -> Table:
     """Two columns: my refused action, and the ticket as the server has it."""
     grid = Table(expand=True, show_lines=False, box=None, padding=(0, 2))
     grid.add_column(t("conflicts.mine"), ratio=1, header_style="bold yellow")
@@ -41,7 +42,7 @@ def render_sides(t, c: Conflict) -> Table:
     try:
         base = json.loads(c.action_json).get("base") or {}
         base_status = t.status(base["status"]) if base.get("status") else "—"
-        base_unit = base.get("unit_id") or "—"
+        base_unit = units.label(t, base.get("unit_id"))
     except (ValueError, KeyError, AttributeError):
         pass
     mine = Text()
@@ -67,7 +68,7 @@ def render_sides(t, c: Conflict) -> Table:
     theirs.append(f"{t('conflicts.status')}：", style="bold")
     theirs.append((t.status(st.status) if st else t("conflicts.unknown")) + "\n")
     theirs.append(f"{t('conflicts.unit')}：", style="bold")
-    theirs.append(((st.unit_id or "—") if st else t("conflicts.unknown")) + "\n")
+    theirs.append((units.label(t, st.unit_id) if st else t("conflicts.unknown")) + "\n")
     theirs.append(f"{t('conflicts.changed_by')}：", style="bold")
     theirs.append((c.changed_by or t("conflicts.unknown")) + "\n")
     theirs.append(f"{t('conflicts.changed_at')}：", style="bold")
@@ -91,6 +92,7 @@ class ConflictsScreen(Screen):
     def __init__(self) -> None:
         super().__init__(id="conflicts")
         self.items: list[Conflict] = []
+        self.units = UnitNames()
 
     def compose(self) -> ComposeResult:
         yield Static("", id="conflicts-title", classes="screen-title")
@@ -114,13 +116,14 @@ class ConflictsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="conflicts")
     def _load(self) -> None:
-        items = self.app.gateway.call(lambda r: r.conflicts())  # type: ignore[attr-defined]
+        items, units = self.app.gateway.call(lambda r: (r.conflicts(), unit_names(r)))  # type: ignore[attr-defined]
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show, items)
+            self.app.call_from_thread(self._show, items, units)
 
-    def _show(self, items: list[Conflict]) -> None:
+    def _show(self, items: list[Conflict], units: UnitNames) -> None:
         t = self.app.t  # type: ignore[attr-defined]
         self.items = items
+        self.units = units
         self.query_one("#conflicts-title", Static).update(t("conflicts.title", n=len(items)))
         table = self.query_one("#conflict-list", DataTable)
         row = table.cursor_row
@@ -141,7 +144,7 @@ class ConflictsScreen(Screen):
         if current is None:
             sides.update(Text(t("conflicts.empty"), style="dim italic"))
         else:
-            sides.update(render_sides(t, current))
+            sides.update(render_sides(t, current, self.units))
 
     @property
     def current(self) -> Conflict | None:

@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from local_db.api import TicketDetail
+from tui.core.units import UnitNames, unit_names
 from tui.widgets.detail.ticket_view import TicketView
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.sync_bar import SyncBar
@@ -47,17 +48,17 @@ class DetailScreen(Screen):
 
     @work(thread=True, exclusive=True, group="detail")
     def _load(self) -> None:
-        detail = self.app.gateway.call(lambda r: r.detail(self.ticket_id))  # type: ignore[attr-defined]
+        detail, units = self.app.gateway.call(lambda r: (r.detail(self.ticket_id), unit_names(r)))  # type: ignore[attr-defined]
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show, detail)
+            self.app.call_from_thread(self._show, detail, units)
 
-    def _show(self, detail: TicketDetail | None) -> None:
+    def _show(self, detail: TicketDetail | None, units: UnitNames | None = None) -> None:
         self.detail = detail
         view = self.query_one(TicketView)
         if detail is None:
             view.update(self.app.t("detail.not_found", id=self.ticket_id))  # type: ignore[attr-defined]
             return
-        view.show(self.app.t, detail)  # type: ignore[attr-defined]
+        view.show(self.app.t, detail, units)  # type: ignore[attr-defined]
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from local_db.api import TicketDetail
 from schemas.calendar import BEIJING
+from tui.core.units import UnitNames
 from tui.i18n import Translator
 from tui.widgets.queue.ticket_table import badge_text, urgency_style
 
@@ -57,7 +58,7 @@ def pending_summary(t: Translator, kind: str, action_json: str) -> str:
     return label
 
 
-def render_detail(t: Translator, d: TicketDetail) -> RenderableType:
+def render_detail(t: Translator, d: TicketDetail, units: UnitNames | None = None) -> RenderableType:
     tk = d.ticket
     header = Text()
     header.append(f"{tk.id}  ", style="bold")
@@ -74,7 +75,8 @@ def render_detail(t: Translator, d: TicketDetail) -> RenderableType:
     facts.add_column()
     provisional = t("detail.provisional") if tk.deadline_provisional else ""
     left = Text(t.days_left(d.days_left), style=urgency_style(d.days_left))
-    facts.add_row(t("detail.status"), t.status(tk.status), t("detail.unit"), tk.unit_id or "—")
+    unit = (units or UnitNames()).label(t, tk.unit_id)
+    facts.add_row(t("detail.status"), t.status(tk.status), t("detail.unit"), unit)
     facts.add_row(
         t("detail.channel"),
         t.channel(tk.channel),
@@ -180,5 +182,5 @@ def render_detail(t: Translator, d: TicketDetail) -> RenderableType:
 
 
 class TicketView(Static):
-    def show(self, t: Translator, detail: TicketDetail) -> None:
-        self.update(render_detail(t, detail))
+    def show(self, t: Translator, detail: TicketDetail, units: UnitNames | None = None) -> None:
+        self.update(render_detail(t, detail, units))
