@@ -264,3 +264,30 @@ async def test_a_superseded_search_never_reaches_the_database(replica_path, monk
         await settle(pilot)
         assert queue.q.search == "噪音x"
         assert ran == ["噪音x"], ran
+
+
+async def test_mark_all_right_after_a_view_change_uses_the_new_count(replica_path):
+    import threading
+
+    everything = len(replica_ids(replica_path, TicketQuery(view=View.ALL)))
+    app = make_app(replica_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        queue = app.screen
+        assigned = queue.total
+        assert 0 < assigned < everything
+        # Hold the database thread so the new view's count cannot arrive before `*`.
+        release = threading.Event()
+        blocker = threading.Thread(target=lambda: app.gateway.call(lambda _r: release.wait(10)))
+        blocker.start()
+        await pilot.press("8", "asterisk")
+        assert queue.marks.count != assigned, "the 待签收 count must not be used for 全部"
+        release.set()
+        blocker.join()
+        await settle(pilot)
+        assert queue.marks.by_filter and queue.marks.base.view == View.ALL
+        assert queue.marks.count == everything
+        # and the confirmation asks with that count
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog) and str(everything) in app.screen.question

@@ -237,17 +237,35 @@ class QueueScreen(Screen):
         self.set_marks(self.marks.mark(by_id, in_base=lambda i: self._in_base(by_id[i])))
         self._anchor = table.position
 
+    def _current_total(self) -> int | None:
+        """The row count of the current query, or None while it is still being counted."""
+        return self.total if self._counted == self.q else None
+
     def action_mark_all(self) -> None:
-        self.set_marks(Marks.all_matching(self.q, self.total))
+        """Mark what the current view/search/filter matches (stored as the filter, with its count)."""
+        total = self._current_total()
+        if total is not None:
+            self.set_marks(Marks.all_matching(self.q, total))
+        else:  # right after a filter change the count may not be in yet: never use the old one
+            self._mark_all_counted(self.q)
 
     @work(thread=True, exclusive=True, group="marks")
+    def _mark_all_counted(self, q: TicketQuery) -> None:
+        total = self.app.gateway.call(lambda r: r.count(q))  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.set_marks, Marks.all_matching(q, total))
+
     def action_invert(self) -> None:
-        q, total, marks = self.q, self.total, self.marks
+        self._invert(self.q, self._current_total(), self.marks)
+
+    @work(thread=True, exclusive=True, group="marks")
+    def _invert(self, q: TicketQuery, total: int | None, marks: Marks) -> None:
         gateway = self.app.gateway  # type: ignore[attr-defined]
 
         def matching(query: TicketQuery):
             return iter(gateway.call(lambda r: list(r.ids_matching(query))))
 
+        if total is None:
+            total = gateway.call(lambda r: r.count(q))
         inverted = marks.invert(q, total, matching)
         self.app.call_from_thread(self.set_marks, inverted)
 
