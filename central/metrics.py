@@ -46,47 +46,60 @@ def _rate(num: int, den: int) -> float | None:
 
 def compute(conn: Connection, month: str, today: dt.date) -> list[UnitMetrics]:
     """Every unit's figures for ``month``, ranked among peers."""
-    start, end = month_bounds(month)
-    today_s = today.isoformat()
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    c = t.tickets.c
-    query = sa.select(
-        c.unit_id, c.assigned_on, c.accepted_on, c.sign_due, c.handle_due, c.resolved_on,
-        c.satisfaction, c.reworks,
-    ).where(
-        c.unit_id.is_not(None),
-        sa.or_(
-            sa.and_(c.assigned_on >= start, c.assigned_on < end),
-            sa.and_(c.handle_due >= start, c.handle_due < end),
-        ),
-    )  # fmt: skip
-    for row in conn.execute(query):
-        n = counts[row.unit_id]
-        if row.assigned_on and start <= row.assigned_on < end:
-            n["assigned"] += 1
-            if row.accepted_on and row.sign_due and row.accepted_on <= row.sign_due:
-                n["signed_on_time"] += 1
-        if row.handle_due and start <= row.handle_due < end and (row.handle_due < today_s or row.resolved_on):
-            n["due"] += 1
-            if row.resolved_on:
-                n["resolved"] += 1
-                if row.resolved_on <= row.handle_due:
-                    n["resolved_on_time"] += 1
-            if row.satisfaction:
-                n["evaluated"] += 1
-                if row.satisfaction in SATISFIED:
-                    n["satisfied"] += 1
-            if row.reworks:
-                n["reworks"] += 1
-    returns = sa.select(t.events.c.unit_id, sa.func.count()).where(
-        t.events.c.action == "request_return", t.events.c.at >= start, t.events.c.at < end
-    )
-    for unit_id, count in conn.execute(returns.group_by(t.events.c.unit_id)):
-        if unit_id:
-            counts[unit_id]["returns"] += count
+    figures = figures_for(conn, month, today)
+    return rank(figures, {u.id: u.kind for u in conn.execute(sa.select(t.units.c.id, t.units.c.kind))})
 
+
+def figures_for(
+    conn: Connection, month: str, today: dt.date, unit_id: str | None = None
+) -> list[UnitMetrics]:
+    """The figures (unranked) of every unit, or of ``unit_id`` only."""
+    start, end = month_bounds(month)
+    c = t.tickets.c
+    assigned = sa.and_(c.assigned_on >= start, c.assigned_on < end)
+    due = sa.and_(c.handle_due >= start, c.handle_due < end,
+                  sa.or_(c.handle_due < today.isoformat(), c.resolved_on.is_not(None)))  # fmt: skip
+
+    def count(*when) -> sa.ColumnElement:
+        return sa.func.sum(sa.case((sa.and_(*when), 1), else_=0))
+
+    # Counted by the database, from the narrow covering index only (SQLite must be told).
+    query = (
+        sa.select(
+            c.unit_id,
+            count(assigned).label("assigned"),
+            count(assigned, c.accepted_on <= c.sign_due).label("signed_on_time"),
+            count(due).label("due"),
+            count(due, c.resolved_on.is_not(None)).label("resolved"),
+            count(due, c.resolved_on <= c.handle_due).label("resolved_on_time"),
+            count(due, c.satisfaction.is_not(None)).label("evaluated"),
+            count(due, c.satisfaction.in_(sorted(SATISFIED))).label("satisfied"),
+            count(due, c.reworks > 0).label("reworks"),
+        )
+        .with_hint(t.tickets, "INDEXED BY ix_tickets_unit_metrics", "sqlite")
+        .where(c.unit_id.is_not(None) if unit_id is None else c.unit_id == unit_id)
+        .where(sa.or_(assigned, sa.and_(c.handle_due >= start, c.handle_due < end)))
+        .group_by(c.unit_id)
+    )
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in conn.execute(query):
+        counts[row.unit_id].update({k: int(v or 0) for k, v in row._mapping.items() if k != "unit_id"})
+    e = t.events.c
+    # The literal lets the planner use the partial index of return requests.
+    returns = sa.select(e.unit_id, sa.func.count()).where(
+        e.action == sa.literal_column("'request_return'"), e.at >= start, e.at < end
+    )
+    if unit_id is not None:
+        returns = returns.where(e.unit_id == unit_id)
+    for unit, number in conn.execute(returns.group_by(e.unit_id)):
+        if unit:
+            counts[unit]["returns"] += number
+
+    units = sa.select(t.units.c.id, t.units.c.name).order_by(t.units.c.id)
+    if unit_id is not None:
+        units = units.where(t.units.c.id == unit_id)
     out: list[UnitMetrics] = []
-    for unit in conn.execute(sa.select(t.units.c.id, t.units.c.name, t.units.c.kind).order_by(t.units.c.id)):
+    for unit in conn.execute(units):
         n = counts.get(unit.id, {})
         g = lambda key, n=n: n.get(key, 0)  # noqa: E731
         out.append(
@@ -111,7 +124,14 @@ def compute(conn: Connection, month: str, today: dt.date) -> list[UnitMetrics]:
                 rework_rate=_rate(g("reworks"), g("due")),
             )
         )
-    return rank(out, {u.id: u.kind for u in conn.execute(sa.select(t.units.c.id, t.units.c.kind))})
+    return out
+
+
+def rank_among(own: UnitMetrics, kind: str, peers: list[UnitMetrics], kinds: dict[str, str]) -> UnitMetrics:
+    """``own`` (fresh) ranked among ``peers`` (possibly older figures of every unit)."""
+    others = [m for m in peers if m.unit_id != own.unit_id]
+    ranked = rank([own, *others], {**kinds, own.unit_id: kind})
+    return ranked[0]
 
 
 def score(m: UnitMetrics) -> float | None:

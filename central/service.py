@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -36,6 +37,8 @@ from schemas.workflow import Actor
 
 T = TypeVar("T")
 DEFAULT_PULL_LIMIT = 1000
+#: How old (seconds) the other units' figures behind a liaison's rank may be.
+PEER_FIGURES_TTL = 60.0
 UNIT_KINDS = ("city", "county", "township", "department")
 
 
@@ -97,6 +100,9 @@ class Service:
         self.clock = clock
         self._calendar: tuple[int, WorkCalendar] | None = None
         self._metrics_cache: dict[tuple, list[UnitMetrics]] = {}
+        self._own_metrics: dict[tuple, UnitMetrics] = {}
+        #: (month, day, generation) -> (seq, monotonic time, every unit's figures, unit kinds)
+        self._peers: dict[tuple, tuple[int, float, list[UnitMetrics], dict[str, str]]] = {}
 
     # --- transactions ------------------------------------------------------------------------
 
@@ -280,8 +286,9 @@ class Service:
         """``{"ticket","notes","events"}`` or None when absent or not the liaison's to see."""
         with self.snapshot() as conn:
             if liaison is not None:
-                row = conn.execute(sa.select(t.tickets.c.data).where(t.tickets.c.id == ticket_id)).first()
-                if row is None or not _may_see(Ticket.model_validate_json(row.data), liaison):
+                query = sa.select(t.tickets.c.liaison_data).where(t.tickets.c.id == ticket_id)
+                row = conn.execute(query).first()
+                if row is None or not _may_see(Ticket.model_validate_json(row.liaison_data), liaison):
                     return None
             bundle = repo.ticket_bundle(conn, ticket_id, masked=liaison is not None)
         if bundle is None:
@@ -296,7 +303,8 @@ class Service:
         )
 
     def list_tickets(self, unit_id: str | None, status: str | None, limit: int, after: str | None) -> bytes:
-        query = sa.select(t.tickets.c.id, t.tickets.c.data).order_by(t.tickets.c.id).limit(limit)
+        c = t.tickets.c
+        query = sa.select(c.id, c.liaison_data, c.citizen).order_by(c.id).limit(limit)
         if unit_id:
             query = query.where(t.tickets.c.unit_id == unit_id)
         if status:
@@ -307,7 +315,7 @@ class Service:
             rows = conn.execute(query).all()
         return orjson.dumps(
             {
-                "tickets": [orjson.Fragment(r.data) for r in rows],
+                "tickets": [orjson.Fragment(repo.full_json(r.liaison_data, r.citizen)) for r in rows],
                 "next": rows[-1].id if len(rows) == limit else None,
             }
         )
@@ -353,11 +361,9 @@ class Service:
             has_more = len(rows) > limit
             rows = rows[:limit]
             end = rows[-1].change_seq if has_more else cap
-            ids = [r.id for r in rows]
-            fresh = {r.id for r in rows if r.scope_since > after}  # new to this client: whole history
-            notes = self._history(conn, t.notes, ids, fresh, after, end)
-            events = self._history(conn, t.events, ids, fresh, after, end)
-            in_page = set(ids)
+            notes = _history(conn, t.notes, liaison.unit_id, after, end)
+            events = _history(conn, t.events, liaison.unit_id, after, end)
+            in_page = {r.id for r in rows}
             removed = [
                 tid
                 for tid in conn.execute(
@@ -394,26 +400,6 @@ class Service:
                     body["metrics"] = [m.model_dump(mode="json") for m in figures]
         return orjson.dumps(body)
 
-    @staticmethod
-    def _history(
-        conn: Connection, table: sa.Table, ids: list[str], fresh: set[str], after: int, end: int
-    ) -> list[str]:
-        out: list[str] = []
-        for part in repo.chunks(ids):
-            query = (
-                sa.select(table.c.data)
-                .where(
-                    table.c.ticket_id.in_(part),
-                    table.c.change_seq <= end,
-                    sa.or_(
-                        table.c.change_seq > after, table.c.ticket_id.in_([i for i in part if i in fresh])
-                    ),
-                )
-                .order_by(table.c.seq)
-            )
-            out.extend(conn.execute(query).scalars())
-        return out
-
     # --- metrics -----------------------------------------------------------------------------
 
     def metrics(self, month: str, unit_id: str | None = None) -> list[UnitMetrics]:
@@ -432,14 +418,48 @@ class Service:
         return cached
 
     def unit_metrics(self, conn: Connection, unit_id: str, seq: int) -> list[UnitMetrics]:
-        """The unit's figures for this month and the last (what the liaison's dashboard shows)."""
+        """The unit's figures for last month and this one (what the liaison's dashboard shows).
+
+        Computed on every last pull page, so cheap when nothing changed: the unit's own figures
+        are recomputed only when one of its tickets changed (or left it) — two index look-ups
+        tell — and its rank comes from every unit's figures refreshed at most every
+        :data:`PEER_FIGURES_TTL` seconds (per process: no state that matters).
+        """
         today = beijing_date(self.clock())
         this = today.replace(day=1)
         last = (this - dt.timedelta(days=1)).replace(day=1)
+        generation = repo.get_meta(conn, "server_id")
+        mark = (
+            conn.execute(sa.select(sa.func.max(t.tickets.c.change_seq)).where(t.tickets.c.unit_id == unit_id)).scalar(),
+            conn.execute(sa.select(sa.func.max(t.scope_exits.c.change_seq)).where(t.scope_exits.c.unit_id == unit_id)).scalar(),
+        )  # fmt: skip
         out = []
         for month in (last.strftime("%Y-%m"), this.strftime("%Y-%m")):
-            out.extend(m for m in self._all_metrics(conn, month, seq) if m.unit_id == unit_id)
+            key = (unit_id, month, today, generation, mark)
+            own = self._own_metrics.get(key)
+            if own is None:
+                found = metrics_mod.figures_for(conn, month, today, unit_id)
+                if not found:
+                    continue
+                if len(self._own_metrics) > 4096:
+                    self._own_metrics.clear()
+                own = self._own_metrics[key] = found[0]
+            peers, kinds = self._peer_metrics(conn, month, today, generation, seq)
+            out.append(metrics_mod.rank_among(own, kinds.get(unit_id, ""), peers, kinds))
         return out
+
+    def _peer_metrics(
+        self, conn: Connection, month: str, today: dt.date, generation: str | None, seq: int
+    ) -> tuple[list[UnitMetrics], dict[str, str]]:
+        key = (month, today, generation)
+        cached = self._peers.get(key)
+        moment = time.monotonic()
+        if cached is None or (cached[0] != seq and moment - cached[1] > PEER_FIGURES_TTL):
+            kinds = {u.id: u.kind for u in conn.execute(sa.select(t.units.c.id, t.units.c.kind))}
+            if len(self._peers) > 64:
+                self._peers.clear()
+            cached = self._peers[key] = (seq, moment, metrics_mod.figures_for(conn, month, today), kinds)
+        return cached[2], cached[3]
 
     # --- calendar ----------------------------------------------------------------------------
 
@@ -469,6 +489,33 @@ class Service:
             query = query.where(t.audit.c.target == target)
         with self.db.read.connect() as conn:
             return [r._asdict() for r in conn.execute(query)]
+
+
+def _history(conn: Connection, table: sa.Table, unit_id: str, after: int, end: int) -> list[str]:
+    """The notes or events (JSON, oldest first) a pull page covering ``(after, end]`` carries.
+
+    The page's tickets are the unit's with ``change_seq`` in that range. One that entered the
+    unit after the cursor comes with its whole history. Of the others (the client has them),
+    everything stamped in the range — also for a ticket whose newest change is beyond this page
+    and which a later page brings: its earlier history would be below that page's cursor.
+    Both are ranges on the (unit, change_seq) and (ticket, change_seq) indexes, no id lists.
+    """
+    h, tk = table.c, t.tickets.c
+    joined = table.join(t.tickets, tk.id == h.ticket_id)
+    parts = [
+        sa.select(h.seq, h.data)
+        .select_from(joined)
+        .where(tk.unit_id == unit_id, tk.change_seq > after, tk.change_seq <= end, tk.scope_since > after)
+    ]
+    if after > 0:  # on a first pull every ticket is new
+        parts.append(
+            sa.select(h.seq, h.data)
+            .select_from(joined)
+            .where(tk.unit_id == unit_id, tk.change_seq > after, tk.scope_since <= after)
+            .where(h.change_seq > after, h.change_seq <= end)
+        )
+    both = sa.union_all(*parts).subquery()
+    return conn.execute(sa.select(both.c.data).order_by(both.c.seq)).scalars().all()
 
 
 def _may_see(ticket: Ticket, liaison: Liaison) -> bool:

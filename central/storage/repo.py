@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -80,8 +81,8 @@ def _day(moment: dt.datetime | None) -> str | None:
 #: ``change_seq`` and ``scope_since`` are the caller's).
 TICKET_COLUMNS = (
     "id", "unit_id", "status", "county", "township", "assigned_on", "accepted_on", "sign_due",
-    "handle_due", "resolved_on", "satisfaction", "reworks", "updated_at", "changed_by", "data",
-    "liaison_data",
+    "handle_due", "resolved_on", "satisfaction", "reworks", "updated_at", "changed_by", "liaison_data",
+    "citizen",
 )  # fmt: skip
 EVENT_COLUMNS = ("id", "ticket_id", "action", "unit_id", "at", "data")
 NOTE_COLUMNS = ("id", "ticket_id", "data")
@@ -89,7 +90,11 @@ NOTE_COLUMNS = ("id", "ticket_id", "data")
 
 def ticket_row(ticket: Ticket, changed_by: str | None) -> tuple:
     """The values of ``ticket``'s row in :data:`TICKET_COLUMNS` order: the indexed columns, the
-    full JSON and the liaison's masked JSON."""
+    liaison's masked JSON and what the mask hides."""
+    masked = liaison_copy(ticket)
+    citizen = None
+    if masked is not ticket:
+        citizen = orjson.dumps({f: getattr(ticket, f) for f in CITIZEN_FIELDS}).decode()
     return (
         ticket.id,
         ticket.unit_id,
@@ -105,9 +110,25 @@ def ticket_row(ticket: Ticket, changed_by: str | None) -> tuple:
         ticket.counters.reworks,
         iso(ticket.updated_at),
         changed_by,
-        ticket.model_dump_json(),
-        liaison_copy(ticket).model_dump_json(),
+        masked.model_dump_json(),
+        citizen,
     )
+
+
+#: The fields :func:`schemas.ticket.liaison_copy` masks.
+CITIZEN_FIELDS = ("citizen_phone", "citizen_name")
+
+
+def full_json(liaison_data: str, citizen: str | None) -> str:
+    """The full ticket JSON from a row's masked copy and hidden fields."""
+    if citizen is None:
+        return liaison_data
+    return orjson.dumps({**orjson.loads(liaison_data), **orjson.loads(citizen)}).decode()
+
+
+def full_ticket(liaison_data: str, citizen: str | None) -> Ticket:
+    ticket = Ticket.model_validate_json(liaison_data)
+    return ticket if citizen is None else ticket.evolve(**orjson.loads(citizen))
 
 
 def ticket_values(ticket: Ticket, change_seq: int, scope_since: int, changed_by: str | None) -> dict:
@@ -158,14 +179,16 @@ def load_tickets(conn: Connection, ids: Iterable[str], *, lock: bool) -> dict[st
     wanted = sorted(set(ids))
     for part in chunks(wanted):
         query = (
-            sa.select(t.tickets.c.data, t.tickets.c.scope_since, t.tickets.c.changed_by)
+            sa.select(
+                t.tickets.c.liaison_data, t.tickets.c.citizen, t.tickets.c.scope_since, t.tickets.c.changed_by
+            )
             .where(t.tickets.c.id.in_(part))
             .order_by(t.tickets.c.id)
         )
         if lock and conn.dialect.name != "sqlite":  # SQLite: BEGIN IMMEDIATE already serialises
             query = query.with_for_update()
         for row in conn.execute(query):
-            ticket = Ticket.model_validate_json(row.data)
+            ticket = full_ticket(row.liaison_data, row.citizen)
             found[ticket.id] = StoredTicket(ticket, row.scope_since, row.changed_by)
     return found
 
@@ -175,7 +198,7 @@ def ticket_bundle(
 ) -> tuple[str, list[str], list[str]] | None:
     """A ticket's JSON (masked or full), and all its notes' and events' JSON, oldest first."""
     row = conn.execute(
-        sa.select(t.tickets.c.data, t.tickets.c.liaison_data).where(t.tickets.c.id == ticket_id)
+        sa.select(t.tickets.c.liaison_data, t.tickets.c.citizen).where(t.tickets.c.id == ticket_id)
     ).first()
     if row is None:
         return None
@@ -185,7 +208,8 @@ def ticket_bundle(
     events = conn.execute(
         sa.select(t.events.c.data).where(t.events.c.ticket_id == ticket_id).order_by(t.events.c.seq)
     ).scalars()
-    return (row.liaison_data if masked else row.data), list(notes), list(events)
+    ticket = row.liaison_data if masked else full_json(row.liaison_data, row.citizen)
+    return ticket, list(notes), list(events)
 
 
 # --- calendar --------------------------------------------------------------------------------

@@ -135,7 +135,9 @@ def test_seed_in_worker_processes_gives_the_same_data(tmp_path) -> None:
         svc = Service(open_database(f"sqlite:///{tmp_path / name}.db"))
         seed_service(svc, 240, seed=3, now=now, county="颍上县", workers=workers, chunk=60, parallel_from=0)
         with svc.db.read.connect() as conn:
-            tickets = conn.exec_driver_sql("SELECT id, change_seq, data FROM tickets ORDER BY id").all()
+            tickets = conn.exec_driver_sql(
+                "SELECT id, change_seq, liaison_data, citizen FROM tickets ORDER BY id"
+            ).all()
             events = conn.exec_driver_sql("SELECT ticket_id, change_seq, data FROM events ORDER BY seq").all()
         svc.db.dispose()
         dumps.append((tickets, events))

@@ -130,3 +130,17 @@ def test_paging_in_commit_order(central_server: CentralServer) -> None:
     assert [len(p["tickets"]) for p in pages] == [3, 3, 1]
     assert [p["has_more"] for p in pages] == [True, True, False]
     assert [t["id"] for p in pages for t in p["tickets"]] == ids
+
+
+def test_history_reaches_a_ticket_that_comes_on_a_later_page(central_server: CentralServer) -> None:
+    """A's first urge is stamped inside page 1's range but A itself (changed again later) comes
+    on page 2, above it: the urge must come on page 1, not be skipped."""
+    token, (a, b) = _setup(central_server, 2)
+    with central_server.client(token) as c:
+        _, cursor = pull_all(c)
+        for ticket_id, comment in ((a, "一催"), (b, "催B"), (a, "二催")):
+            central_server.act(ticket_id, "urge", comment=comment)
+        pages, _ = pull_all(c, cursor, limit=1)
+    assert [[t["id"] for t in p["tickets"]] for p in pages] == [[b], [a]]
+    urges = [(e["ticket_id"], e["action"]) for p in pages for e in p["events"]]
+    assert sorted(urges) == sorted([(a, "urge"), (b, "urge"), (a, "urge")])
