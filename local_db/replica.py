@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import sqlite3
 import threading
 import uuid
@@ -47,6 +48,7 @@ from local_db.textindex import TextIndex
 from schemas.actions import (
     Accept,
     AddNote,
+    Base,
     LiaisonActionT,
     RequestExtension,
     RequestReturn,
@@ -339,9 +341,12 @@ class Replica:
     # -- the liaison's actions: each one local transaction, queued in the outbox ----------
     def accept(self, ticket_ids: list[str]) -> list[LocalResult]:
         """签收 each ticket (bulk: one transaction, one result per ticket)."""
-        return self._act(
-            ticket_ids, lambda view, now: [Accept(ticket_id=view.id, base=base_of(view), created_at=now)]
-        )
+        ids = _fresh_action_ids()
+
+        def make(view: Ticket, now: dt.datetime) -> list:
+            return [_accept(next(ids), view, now)]
+
+        return self._act(ticket_ids, make)
 
     def add_note(self, ticket_id: str, text: str, kind: str = "note") -> LocalResult:
         """Queue a handling note (``kind``: note, call or attachment). Notes never conflict."""
@@ -365,15 +370,19 @@ class Replica:
             why = "the reply is empty" if not reply else f"the reply is longer than {MAX_TEXT} characters"
             return [LocalResult(i, False, reason=Reason.INVALID, message=why) for i in ticket_ids]
 
+        ids = _fresh_action_ids()
+
         def make(view: Ticket, now: dt.datetime) -> list:
             actions: list = []
-            if view.status is Status.ASSIGNED:
-                actions.append(Accept(ticket_id=view.id, base=base_of(view), created_at=now))
+            status = view.status
+            if status is Status.ASSIGNED:
+                actions.append(_accept(next(ids), view, now))
                 # The resolve is based on the state the accept leads to: in progress, same epoch.
-                base = base_of(view).model_copy(update={"status": Status.IN_PROGRESS})
-            else:
-                base = base_of(view)
-            actions.append(Resolve(ticket_id=view.id, base=base, created_at=now, reply=reply))
+                status = Status.IN_PROGRESS
+            base = Base(status=status, unit_id=view.unit_id, epoch=view.epoch)
+            actions.append(
+                Resolve(action_id=next(ids), ticket_id=view.id, base=base, created_at=now, reply=reply)
+            )
             return actions
 
         return self._act(ticket_ids, make)
@@ -414,8 +423,23 @@ class Replica:
         the reason; the others are queued. An error of the database itself rolls back the whole
         call (nothing queued) and is raised.
         """
-        with self._tx():
-            return self._act_in_tx(ticket_ids, make)
+        if len(ticket_ids) < self._BIG_BATCH:
+            with self._tx():
+                return self._act_in_tx(ticket_ids, make)
+        with self._lock:
+            # A bulk close of 10,000 tickets writes ~22 MB of WAL; folding it into the file at
+            # once (the automatic checkpoint) added 0.25-0.3 s to the keypress. The WAL already
+            # holds the committed actions; the next write (usually the sync's mark_sent, in the
+            # background) checkpoints it.
+            self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+            try:
+                with self._tx():
+                    return self._act_in_tx(ticket_ids, make)
+            finally:
+                self._conn.execute("PRAGMA wal_autocheckpoint = 1000")
+
+    #: From this many tickets, a bulk action leaves its WAL to be checkpointed by the next write.
+    _BIG_BATCH = 1000
 
     def _act_in_tx(self, ticket_ids: list[str], make: Callable) -> list[LocalResult]:
         ids = list(dict.fromkeys(ticket_ids))  # the same id twice is one action
@@ -1022,6 +1046,20 @@ class Replica:
         with self._lock:
             rows = self._conn.execute("SELECT json FROM metrics ORDER BY month DESC, unit_id").fetchall()
         return [UnitMetrics.model_validate_json(j) for (j,) in rows]
+
+
+def _fresh_action_ids() -> Iterator[str]:
+    """Random action ids (uuid4, hex) from one ``urandom`` call per 1,024: a bulk close of 10,000
+    tickets spent 0.15 s in 13,000 ``uuid4()`` system calls."""
+    while True:
+        raw = os.urandom(16 * 1024)
+        for i in range(0, len(raw), 16):
+            yield uuid.UUID(bytes=raw[i : i + 16], version=4).hex
+
+
+def _accept(action_id: str, view: Ticket, now: dt.datetime) -> Accept:
+    """An accept of ``view`` (pydantic-core's validating constructor beats ``model_construct``)."""
+    return Accept(action_id=action_id, ticket_id=view.id, base=base_of(view), created_at=now)
 
 
 def _reapplier(action) -> Callable[[Ticket, dt.datetime], list]:

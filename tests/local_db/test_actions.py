@@ -117,3 +117,13 @@ def test_seq_never_goes_back_after_undo(replica):
     replica.undo(a)
     replica.accept(["A1"])
     assert replica.outbox()[0].seq > seq_a
+
+
+def test_a_big_bulk_action_defers_its_checkpoint_and_restores_the_setting(replica, monkeypatch):
+    monkeypatch.setattr(replica, "_BIG_BATCH", 2)
+    results = replica.resolve(["A1", "P1", "R1"], "已处理完毕")
+    assert [r.ok for r in results] == [True, True, False]
+    assert len({a for r in results for a in r.queued}) == 3  # accept + resolve, resolve: fresh ids
+    assert replica._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    assert [e.kind for e in replica.outbox()] == ["accept", "resolve", "resolve"]
+    assert replica.count(TicketQuery(view=View.RESOLVED)) == 3
