@@ -300,7 +300,8 @@ class FycliApp(App):
 
     def _why(self, reason, message: str) -> str:
         text = self.t.reason(reason) if reason else self.t("outcome.failed")
-        return f"{text}: {message}" if message else text
+        detail = self.t.server_message(message) if reason else message  # without a reason it is all we have
+        return f"{text}: {detail}" if detail else text
 
     # -- undo ---------------------------------------------------------------------------------
     def remember_undo(self, action_ids: list[str]) -> None:

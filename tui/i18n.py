@@ -108,6 +108,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "queue.marked": ("已选 {n}", "{n} marked"),
     "queue.marked_filter": ("已选 {n}（按筛选）", "{n} marked (by filter)"),
     "queue.filters": ("筛选：{text}", "Filter: {text}"),
+    "queue.searching": ("搜索“{text}”（Esc 清除）", "search “{text}” (Esc clears)"),
     "queue.no_filters": ("无筛选（f 设置）", "no filter (f to set)"),
     # filter dialog
     "filter.title": ("筛选工单", "Filter tickets"),
@@ -239,6 +240,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "unit.own": ("本单位（{name}）", "this unit ({name})"),
     "unit.own_plain": ("本单位", "this unit"),
     "unit.other": ("其他单位（{id}）", "another unit ({id})"),
+    "actor.central": ("12345平台", "the 12345 platform"),
     "conflicts.unknown": ("（未知）", "(unknown)"),
     "conflicts.hint": ("a 重新提交 · n 转为记录 · d 放弃", "a re-apply · n keep as note · d drop"),
     "conflicts.how.reapply": ("已重新提交", "re-applied"),
@@ -366,6 +368,19 @@ class Translator:
 
     def category(self, category: str) -> str:
         return category if self.lang == "zh" else CATEGORY_EN.get(category, category)
+
+    def actor(self, name: str | None) -> str:
+        """Who did it: the central service's operator "central" reads as the platform."""
+        if not name:
+            return self("conflicts.unknown")
+        return self("actor.central") if name == "central" else name
+
+    def server_message(self, message: str | None) -> str:
+        """A refusal's detail from the server: its decide() messages are English, so a Chinese
+        screen shows only messages written in Chinese (the reason label already says it)."""
+        if not message:
+            return ""
+        return message if self.lang == "en" or not message.isascii() else ""
 
     def event(self, action: str) -> str:
         return self(f"event.{action}") if f"event.{action}" in STRINGS else action

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -89,7 +90,18 @@ def run_demo(*, lang: str = "zh", tickets: int = 300, seed: int = 7, activity_ev
     from tui.demo.netswitch import NetworkSwitch
 
     home = Path(tempfile.mkdtemp(prefix="fycli-demo-"))
-    central = switch = activity = None
+    central = switch = activity = app = None
+
+    def stop(signum: int, _frame: object) -> None:
+        # A closed terminal window (SIGHUP) or a kill (SIGTERM) must still remove the temporary
+        # home: leave the app if it runs, else unwind into the finally below.
+        if app is not None and app.is_running:
+            app.exit()
+        else:
+            raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
     log_path = home / "central-activity.log"
     log_lock = threading.Lock()
 
@@ -150,7 +162,7 @@ def run_demo(*, lang: str = "zh", tickets: int = 300, seed: int = 7, activity_ev
             sync_runner=runner,
             auto_sync=max(3.0, activity_every / 2),
             network=switch,
-            sync_on_start=False,
+            sync_on_start=True,  # a quick one: the bar says "online" from the first second
         )
         app.run()
     finally:

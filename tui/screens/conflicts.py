@@ -61,8 +61,9 @@ def render_sides(t, c: Conflict, units: UnitNames) -> Table:
     theirs = Text()
     theirs.append(f"{t('conflicts.reason')}：", style="bold")
     theirs.append(t.reason(c.reason), style="bold red")
-    if c.message:
-        theirs.append(f"（{c.message}）", style="dim")
+    detail = t.server_message(c.message)
+    if detail:
+        theirs.append(f"（{detail}）", style="dim")
     theirs.append("\n")
     st = c.server_ticket
     theirs.append(f"{t('conflicts.status')}：", style="bold")
@@ -70,7 +71,7 @@ def render_sides(t, c: Conflict, units: UnitNames) -> Table:
     theirs.append(f"{t('conflicts.unit')}：", style="bold")
     theirs.append((units.label(t, st.unit_id) if st else t("conflicts.unknown")) + "\n")
     theirs.append(f"{t('conflicts.changed_by')}：", style="bold")
-    theirs.append((c.changed_by or t("conflicts.unknown")) + "\n")
+    theirs.append(t.actor(c.changed_by) + "\n")
     theirs.append(f"{t('conflicts.changed_at')}：", style="bold")
     theirs.append(when(c.changed_at) + "\n")
     if st is not None and st.reply:

@@ -34,7 +34,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         t = self.app.t  # type: ignore[attr-defined]
         with Vertical(classes="dialog wide tall"):
-            yield Static(t("help.title"), classes="dialog-title")
+            yield Static(t("help.title"), classes="dialog-title", markup=False)
             yield DataTable(cursor_type="row", zebra_stripes=True, id="keys-table")
 
     def on_mount(self) -> None:

@@ -42,7 +42,7 @@ BULK_ACTIONS = {"accept", "note", "resolve", "request_return", "request_extensio
 
 class QueueScreen(Screen):
     BINDINGS = [
-        Binding("enter", "open", "action.open", id="open"),
+        Binding("enter", "open", "action.open", id="open", show=False),
         Binding("space", "mark", "action.mark", id="mark"),
         Binding("v", "mark_range", "action.mark_range", id="mark_range"),
         Binding("asterisk", "mark_all", "action.mark_all", id="mark_all", show=False),

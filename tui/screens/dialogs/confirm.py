@@ -23,9 +23,9 @@ class ConfirmDialog(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         t = self.app.t  # type: ignore[attr-defined]
         with Vertical(classes="dialog"):
-            yield Static(self.question, classes="dialog-title")
+            yield Static(self.question, classes="dialog-title", markup=False)
             if self.hint:
-                yield Static(self.hint, classes="dialog-hint")
+                yield Static(self.hint, classes="dialog-hint", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(t("dialog.ok") + " (y)", variant="primary", id="ok")
                 yield Button(t("dialog.cancel") + " (Esc)", id="cancel")

@@ -21,10 +21,10 @@ class ExtensionDialog(ModalScreen[tuple[int, str] | None]):
         with Vertical(classes="dialog wide"):
             yield Static(t("dialog.extend_title"), classes="dialog-title")
             if self.hint:
-                yield Static(self.hint, classes="dialog-hint")
+                yield Static(self.hint, classes="dialog-hint", markup=False)
             yield Input(placeholder=t("dialog.days_placeholder"), id="days", type="integer")
             yield Input(placeholder=t("dialog.reason_placeholder"), id="reason")
-            yield Static("", id="error", classes="dialog-error")
+            yield Static("", id="error", classes="dialog-error", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#days", Input).focus()

@@ -31,7 +31,7 @@ class OutcomeDialog(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         t = self.app.t  # type: ignore[attr-defined]
         with Vertical(classes="dialog wide tall"):
-            yield Static(self.title_text, classes="dialog-title")
+            yield Static(self.title_text, classes="dialog-title", markup=False)
             table = DataTable(cursor_type="row", zebra_stripes=True, id="outcomes")
             yield table
             yield Static(t("outcome.close_hint"), classes="dialog-hint")

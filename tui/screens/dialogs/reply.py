@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -31,13 +32,16 @@ class ReplyDialog(ModalScreen[str | None]):
             if self.templates:
                 yield Static(t("dialog.templates"), classes="dialog-hint")
                 yield OptionList(
-                    *[Option(f"{i}. {tpl.title}", id=str(i)) for i, tpl in enumerate(self.templates, 1)],
+                    *[
+                        Option(Text(f"{i}. {tpl.title}"), id=str(i))
+                        for i, tpl in enumerate(self.templates, 1)
+                    ],
                     id="templates",
                 )
             area = TextArea(self.initial, id="reply", soft_wrap=True, show_line_numbers=False)
             area.placeholder = t("dialog.reply_placeholder")
             yield area
-            yield Static("", id="error", classes="dialog-error")
+            yield Static("", id="error", classes="dialog-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(t("dialog.ok") + " (ctrl+s)", variant="primary", id="ok")
                 yield Button(t("dialog.cancel") + " (Esc)", id="cancel")

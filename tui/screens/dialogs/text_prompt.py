@@ -20,11 +20,11 @@ class TextPrompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(self.title_text, classes="dialog-title")
+            yield Static(self.title_text, classes="dialog-title", markup=False)
             if self.hint:
-                yield Static(self.hint, classes="dialog-hint")
+                yield Static(self.hint, classes="dialog-hint", markup=False)
             yield Input(placeholder=self.placeholder, id="text")
-            yield Static("", id="error", classes="dialog-error")
+            yield Static("", id="error", classes="dialog-error", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#text", Input).focus()

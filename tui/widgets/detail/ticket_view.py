@@ -169,7 +169,7 @@ def render_detail(t: Translator, d: TicketDetail, units: UnitNames | None = None
         move = t.status(event.to_status)
         if event.from_status is not None and event.from_status != event.to_status:
             move = f"{t.status(event.from_status)} → {move}"
-        history.add_row(when(event.at), t.event(event.action), move, event.actor)
+        history.add_row(when(event.at), t.event(event.action), move, t.actor(event.actor))
     parts.append(
         Panel(
             history if d.events else Text(t("detail.no_notes"), style="dim"),

@@ -10,6 +10,7 @@ from tui.i18n import Translator
 
 
 def filter_summary(t: Translator, q: TicketQuery) -> str:
+    searching = t("queue.searching", text=q.search) + "   " if q.search else ""
     parts = []
     if q.category:
         parts.append(f"{t('filter.category')}={t.category(q.category)}")
@@ -19,7 +20,7 @@ def filter_summary(t: Translator, q: TicketQuery) -> str:
         parts.append(f"{t('filter.complexity')}={t.complexity(q.complexity)}")
     if q.village:
         parts.append(f"{t('filter.village')}={q.village}")
-    return t("queue.filters", text=", ".join(parts)) if parts else t("queue.no_filters")
+    return searching + (t("queue.filters", text=", ".join(parts)) if parts else t("queue.no_filters"))
 
 
 class StatusLine(Static):
