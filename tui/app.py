@@ -130,6 +130,10 @@ class FycliApp(App):
         """The key the user presses for ``binding_id`` now (their keymap, else the default)."""
         return self.config.keymap.get(binding_id, default).split(",")[0]
 
+    def action_help_quit(self) -> None:
+        """ctrl+c: say (in the app's language) how to quit, as Textual does in English."""
+        self.notify(self.t("notify.quit_hint", press=self.key_of("quit", "q")))
+
     # -- navigation ---------------------------------------------------------------------------
     def open_detail(self, ticket_id: str) -> None:
         self.push_screen(DetailScreen(ticket_id))

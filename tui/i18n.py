@@ -217,6 +217,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "outcome.failed": ("未执行", "not done"),
     "outcome.close_hint": ("Esc/回车 关闭", "Esc/Enter to close"),
     "notify.queued": ("{action}：{n} 件已保存，待发送", "{action}: {n} saved, waiting to send"),
+    "notify.quit_hint": ("按 {press} 退出（或 ctrl+q）", "Press {press} to quit (or ctrl+q)"),
     "notify.none_marked": ("没有选中的工单", "Nothing marked"),
     "notify.nothing_selected": ("没有工单", "No ticket here"),
     "notify.undone": ("已撤销 {n} 项未发送操作", "Undid {n} unsent actions"),
