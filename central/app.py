@@ -71,6 +71,11 @@ class SeedIn(BaseModel):
     township: str | None = None
 
 
+class PruneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    older_than_days: float = Field(ge=0, description="Scope exits written longer ago are deleted.")
+
+
 def _json(body: bytes, status: int = 200) -> Response:
     return Response(content=body, media_type=JSON, status_code=status)
 
@@ -293,6 +298,10 @@ def create_app(
         _who: AdminDep, limit: Annotated[int, Query(ge=1, le=10_000)] = 100, target: str | None = None
     ) -> list[dict]:
         return service.audit_rows(limit, target)
+
+    @app.post("/v1/admin/prune", responses=_ERROR_RESPONSES)
+    def prune(body: PruneIn, _who: AdminDep, request: Request) -> dict:
+        return service.prune(dt.timedelta(days=body.older_than_days), remote(request))
 
     @app.post("/v1/admin/seed", responses=_ERROR_RESPONSES)
     def seed(body: SeedIn, _who: AdminDep) -> dict:

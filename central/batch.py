@@ -276,7 +276,11 @@ class Batch:
                 ],
             )
         if self._exits:
+            written = repo.iso(repo.utcnow())  # the wall clock, not a back-filled `at`
             conn.execute(
                 t.scope_exits.insert(),
-                [{"change_seq": seq_of[tid], "unit_id": unit, "ticket_id": tid} for unit, tid in self._exits],
+                [
+                    {"change_seq": seq_of[tid], "unit_id": unit, "ticket_id": tid, "recorded_at": written}
+                    for unit, tid in self._exits
+                ],
             )

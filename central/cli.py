@@ -428,6 +428,20 @@ def metrics(ctx, month, unit_id, as_json) -> None:
         )
 
 
+@central.command("prune")
+@click.option("--older-than", "days", type=click.FloatRange(min=0), required=True, metavar="DAYS",
+              help="Delete the scope exits (reassigned-away records) written longer ago than this.")  # fmt: skip
+@json_option
+@click.pass_context
+def prune(ctx, days, as_json) -> None:
+    """Forget old scope exits. Liaisons whose last sync is older get a clean re-pull (their
+    unsent actions are kept)."""
+    _with_json(ctx, as_json)
+    result = _client(ctx).call("POST", "/v1/admin/prune", body={"older_than_days": days})
+    _print(ctx, result, f"deleted {result['deleted']} scope exits; cursors at or below "
+                        f"{result['min_retained_seq']} now re-pull from scratch")  # fmt: skip
+
+
 @central.command("seed")
 @click.argument("count", type=int, default=1000)
 @click.option("--db", "db_url", help="Fill this database directly (fast, bulk) instead of the server's.")

@@ -331,11 +331,13 @@ class Service:
         """One PullResponse page, built by joining stored JSON."""
         limit = max(1, min(limit, MAX_PULL_LIMIT))
         with self.snapshot() as conn:
-            generation = repo.get_meta(conn, "server_id") or ""
+            facts = repo.get_metas(conn, "server_id", "min_retained_seq")
+            generation = facts.get("server_id") or ""
             after = 0
             if cursor:
                 cursor_generation, after = decode_cursor(cursor)
-                if cursor_generation != generation:
+                # Another generation, or older than the retained scope exits: start afresh.
+                if cursor_generation != generation or 0 < after < int(facts.get("min_retained_seq") or 0):
                     return orjson.dumps(
                         {
                             "cursor": encode_cursor(generation, 0),
@@ -399,6 +401,27 @@ class Service:
                 if client_metrics_etag != etag:
                     body["metrics"] = [m.model_dump(mode="json") for m in figures]
         return orjson.dumps(body)
+
+    def prune(self, older_than: dt.timedelta, remote_addr: str | None = None) -> dict:
+        """Delete the scope exits written more than ``older_than`` ago. A cursor at or below the
+        newest deleted one is expired from now on: its pull answers ``reset``."""
+        cutoff = repo.iso(self.clock() - older_than)
+        now = self.clock()
+
+        def work(conn: Connection) -> dict:
+            x = t.scope_exits.c
+            old = sa.or_(x.recorded_at < cutoff, x.recorded_at.is_(None))
+            newest = conn.execute(sa.select(sa.func.max(x.change_seq)).where(old)).scalar()
+            deleted = conn.execute(t.scope_exits.delete().where(old)).rowcount if newest else 0
+            floor = int(repo.get_meta(conn, "min_retained_seq") or 0)
+            if newest is not None and newest > floor:
+                # A cursor equal to `newest` has seen that exit; one below it may have missed it.
+                floor = newest
+                repo.set_meta(conn, "min_retained_seq", str(floor))
+            _audit(conn, now, "admin", "prune", None, {"before": cutoff, "deleted": deleted}, remote_addr)
+            return {"deleted": deleted, "min_retained_seq": floor}
+
+        return self.write(work)
 
     # --- metrics -----------------------------------------------------------------------------
 

@@ -48,6 +48,12 @@ def get_meta(conn: Connection, key: str) -> str | None:
     return conn.execute(sa.select(t.meta.c.value).where(t.meta.c.key == key)).scalar()
 
 
+def get_metas(conn: Connection, *keys: str) -> dict[str, str]:
+    """Several meta facts in one query (absent keys are left out)."""
+    rows = conn.execute(sa.select(t.meta.c.key, t.meta.c.value).where(t.meta.c.key.in_(keys)))
+    return {row.key: row.value for row in rows}
+
+
 def set_meta(conn: Connection, key: str, value: str) -> None:
     if conn.execute(t.meta.update().where(t.meta.c.key == key).values(value=value)).rowcount == 0:
         conn.execute(t.meta.insert().values(key=key, value=value))

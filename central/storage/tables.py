@@ -18,7 +18,7 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 metadata = sa.MetaData()
 
 #: Key-value facts about this database: ``server_id`` (the generation), ``admin_token_hash``,
-#: ``calendar_version``.
+#: ``calendar_version``, ``min_retained_seq`` (a cursor below it is expired: see prune).
 meta = sa.Table(
     "meta",
     metadata,
@@ -132,6 +132,8 @@ scope_exits = sa.Table(
     sa.Column("change_seq", sa.BigInteger, nullable=False),
     sa.Column("unit_id", sa.String(64), nullable=False),
     sa.Column("ticket_id", sa.String(40), nullable=False),
+    #: When it was written (wall clock, ISO UTC), for pruning; NULL for rows from before 0003.
+    sa.Column("recorded_at", sa.String(40), nullable=True),
     sa.Index("ix_scope_exits_unit_seq", "unit_id", "change_seq"),
 )
 

@@ -144,3 +144,32 @@ def test_history_reaches_a_ticket_that_comes_on_a_later_page(central_server: Cen
     assert [[t["id"] for t in p["tickets"]] for p in pages] == [[b], [a]]
     urges = [(e["ticket_id"], e["action"]) for p in pages for e in p["events"]]
     assert sorted(urges) == sorted([(a, "urge"), (b, "urge"), (a, "urge")])
+
+
+def test_expired_cursor_answers_reset_then_a_clean_repull(central_server: CentralServer) -> None:
+    from click.testing import CliRunner
+
+    from central.cli import central
+
+    token, (moved, kept) = _setup(central_server, 2)
+    central_server.add_unit("t2")
+    with central_server.client(token) as c:
+        _, stale = pull_all(c)
+        central_server.act(moved, "reassign", unit_id="t2")
+        pages, current = pull_all(c, stale)
+        assert pages[-1]["removed"] == [moved]
+        args = ["--server", central_server.url, "--admin-token", central_server.admin_token, "--json"]
+        result = CliRunner().invoke(central, [*args, "prune", "--older-than", "0"])
+        assert result.exit_code == 0, result.output
+        assert orjson.loads(result.output)["deleted"] == 1
+        # The stale cursor may have missed the pruned exit: re-pull from scratch.
+        page = c.get("/v1/sync/pull", params={"cursor": stale}).json()
+        assert page["reset"] is True and page["tickets"] == [] and page["removed"] == []
+        # A cursor that saw it goes on as usual.
+        assert c.get("/v1/sync/pull", params={"cursor": current}).json()["reset"] is False
+        # The clean re-pull (the reset answer's own cursor starts from scratch too).
+        again, _ = pull_all(c, page["cursor"])
+        assert [t["id"] for p in again for t in p["tickets"]] == [kept]
+        assert not any(p["reset"] for p in again)
+    audit = central_server.admin("GET", "/v1/admin/audit", params={"limit": 5})
+    assert audit[0]["what"] == "prune"
