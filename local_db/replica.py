@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import os
 import sqlite3
 import threading
@@ -91,6 +92,50 @@ def _parse_dt(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text) if text else None
 
 
+def _guarded(method: Callable) -> Callable:
+    """Turn a database error met while working (a damaged page deep in the file, a file
+    replaced under us, a lock held too long) into a :class:`ReplicaError` that says what to do.
+
+    Opening checks the header and schema; damage further in shows only when a query reads it.
+    """
+
+    @functools.wraps(method)
+    def guarded(self: Replica, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "busy" in str(e):
+                raise locked_error(self.path) from e
+            if _is_damage(e):
+                raise damaged_error(self.path, e) from e
+            raise
+        except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.IntegrityError | sqlite3.ProgrammingError) or not _is_damage(e):
+                raise
+            raise damaged_error(self.path, e) from e
+
+    return guarded
+
+
+def _is_damage(error: sqlite3.Error) -> bool:
+    text = str(error).lower()
+    return any(
+        s in text for s in ("malformed", "not a database", "disk i/o", "corrupt", "database or disk is full")
+    )
+
+
+def damaged_error(path: Path, error: Exception) -> ReplicaError:
+    """What to do about a replica found damaged while in use."""
+    if "full" in str(error).lower():
+        return ReplicaError(f"the disk holding {path} is full ({error}); free some space and try again.")
+    return ReplicaError(
+        f"{path} is damaged ({error}). `fycli status --check` checks the whole file. To recover: "
+        f"close fycli, move {path.name} aside (keep it: `sqlite3 {path.name} .recover` can still read "
+        "the unsent actions in its outbox table), then run `fycli init` and `fycli sync` to pull a "
+        "fresh copy."
+    )
+
+
 class Replica:
     """One replica file. Every liaison action is one local transaction and is queued."""
 
@@ -162,6 +207,16 @@ class Replica:
             conn.close()
             raise corrupt_error(path, e) from e
         return replica
+
+    def check(self) -> list[str]:
+        """``PRAGMA quick_check`` of the whole file (seconds on 100,000 tickets): the problems
+        found, or an empty list when the file is sound. For ``fycli status --check``."""
+        with self._lock:
+            try:
+                rows = [r[0] for r in self._conn.execute("PRAGMA quick_check")]
+            except sqlite3.DatabaseError as e:  # damaged beyond what quick_check can walk
+                return [str(e)]
+        return [] if rows == ["ok"] else rows
 
     def close(self) -> None:
         with self._lock:
@@ -1181,3 +1236,10 @@ def _records(page: dict, key: str, at_key: str) -> list[tuple]:
             raise ValueError(f"pulled {key[:-1]} #{i} is malformed (needs id, ticket_id and {at_key})")
         out.append((item["id"], item["ticket_id"], item[at_key], orjson.dumps(item).decode()))
     return out
+
+
+# Every public operation reports a damaged file as a ReplicaError (open() does its own checks).
+for _name, _member in list(vars(Replica).items()):
+    if not _name.startswith("_") and _name not in ("open", "close", "check") and callable(_member):
+        setattr(Replica, _name, _guarded(_member))
+del _name, _member

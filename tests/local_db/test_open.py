@@ -7,10 +7,10 @@ import sqlite3
 
 import pytest
 
-from local_db.api import ReplicaError
+from local_db.api import ReplicaError, TicketQuery
 from local_db.replica import Replica
 from local_db.schema import APPLICATION_ID, SCHEMA_VERSION
-from tests.local_db.factory import fixed_clock, page, ticket_json
+from tests.local_db.factory import fixed_clock, make_replica, page, ticket_json
 
 
 def _sha(path) -> str:
@@ -109,3 +109,35 @@ def test_empty_sqlite_file_becomes_a_replica_with_create(tmp_path):
         Replica.open(path)
     with Replica.open(path, create=True) as r:
         assert r.state().tickets == 0
+
+
+def _damage_table(path, table: str) -> None:
+    """Overwrite every page of ``table`` but its root with garbage (the schema on page 1 stays)."""
+    conn = sqlite3.connect(path)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+    pages = [p for (p,) in conn.execute("SELECT pageno FROM dbstat WHERE name = ?", (table,)) if p != root]
+    conn.close()
+    assert pages, "the table must span several pages"
+    with path.open("r+b") as f:
+        for p in pages:
+            f.seek((p - 1) * page_size)
+            f.write(b"\xa5" * page_size)
+
+
+def test_damage_deep_in_the_file_is_a_replica_error_and_check_finds_it(tmp_path):
+    path = tmp_path / "r.db"
+    with make_replica(path, 600) as r:
+        assert r.check() == []
+    _damage_table(path, "tickets")
+    with Replica.open(path, clock=fixed_clock) as r:  # the header and schema are fine
+        for call in (
+            lambda: r.query(TicketQuery()),
+            lambda: r.count(TicketQuery(category="教育")),
+            lambda: r.counts_by_view(),
+            lambda: r.resolve(["FY250000001"], "已处理"),
+        ):
+            with pytest.raises(ReplicaError, match=r"damaged .*fycli status --check.*fycli sync"):
+                call()
+        problems = r.check()
+        assert problems and problems != ["ok"]
