@@ -149,6 +149,12 @@ async def test_background_sync_surfaces_refusals_then_keep_the_reply_as_a_note(t
         await choose_conflict(pilot, inbox, "resolve")
         await pilot.press("n")
         await settle(pilot)
+        # Re-applying the sign-for cannot work on a ticket that moved away: the screen says what can.
+        await choose_conflict(pilot, inbox, "accept")
+        await pilot.press("a")
+        await settle(pilot)
+        assert [c.kind for c in inbox.items] == ["accept"], (notifications(app), app.sync_status)
+        assert any("转为记录（n）" in text for text in notifications(app)), notifications(app)
         while inbox.items:
             await pilot.press("d")
             await settle(pilot)

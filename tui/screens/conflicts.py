@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from local_db.api import Conflict, LocalResult
+from schemas.enums import Reason
 from tui.core.units import UnitNames, unit_names
 from tui.widgets.detail.ticket_view import when
 from tui.widgets.key_bar import KeyBar
@@ -156,8 +157,21 @@ class ConflictsScreen(Screen):
 
     def action_handle(self, how: str) -> None:
         current = self.current
-        if current is not None:
-            self._resolve(current.action_id, how)
+        if current is None:
+            return
+        if how == "reapply" and self._moved_away(current):
+            # The replica keeps an out-of-scope ticket as it last had it, so its own rule would
+            # queue this again; the server would only refuse it once more.
+            t = self.app.t  # type: ignore[attr-defined]
+            text = t("conflicts.not_done", why=t.reason(Reason.REASSIGNED)) + "\n" + t("conflicts.moved_hint")
+            self.notify(text, severity="error", timeout=8)
+            return
+        self._resolve(current.action_id, how)
+
+    def _moved_away(self, conflict: Conflict) -> bool:
+        """The server said the ticket is now another unit's."""
+        st = conflict.server_ticket
+        return st is not None and self.units.own_id is not None and st.unit_id != self.units.own_id
 
     @work(thread=True, group="conflict-resolve")
     def _resolve(self, action_id: str, how: str) -> None:
@@ -171,8 +185,12 @@ class ConflictsScreen(Screen):
             if result.action_id:
                 self.app.remember_undo([result.action_id])  # type: ignore[attr-defined]
         else:
-            reason = t.reason(result.reason) if result.reason else ""
-            self.notify(f"{t('outcome.failed')}: {reason} {result.message}", severity="error")
+            why = t.reason(result.reason) if result.reason else result.message
+            detail = t.server_message(result.message) if result.reason else ""
+            text = t("conflicts.not_done", why=why) + (f"（{detail}）" if detail else "")
+            if result.reason == Reason.REASSIGNED:
+                text += "\n" + t("conflicts.moved_hint")  # re-applying cannot work: say what can
+            self.notify(text, severity="error", timeout=8)
         self.app.data_changed()  # type: ignore[attr-defined]
 
     def action_open(self) -> None:
