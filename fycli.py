@@ -503,17 +503,35 @@ def pull(env: Env, as_json: bool, quiet: bool) -> None:
 
 
 @cli.command()
+@click.option(
+    "--check", is_flag=True, help="Also check the whole database file for damage (PRAGMA quick_check)."
+)
 @json_option
 @pass_env
-def status(env: Env, as_json: bool) -> None:
+def status(env: Env, check: bool, as_json: bool) -> None:
     """Who you are, what is unsent, conflicts, last sync."""
     replica = env.replica()
+    if check:
+        # First, and alone: on a damaged file the other queries would fail before it reports.
+        problems = replica.check()
+        if problems:
+            if as_json:
+                emit_json({"database": str(env.database_path()), "check": problems})
+            for problem in problems[:20]:
+                click.echo(f"  {problem}", err=True)
+            _fail(
+                f"{env.database_path()} is damaged ({len(problems)} problem(s)): close fycli, move it aside "
+                "(sqlite3's .recover can still read its outbox), then `fycli init --force` and `fycli sync`",
+                EXIT_ERROR,
+            )
     state = replica.state()
     counts = replica.counts_by_view()
     if as_json:
         data = _jsonable(state)
         data["database"] = str(env.database_path())
         data["views"] = {view.value: n for view, n in counts.items()}
+        if check:
+            data["check"] = []
         emit_json(data)
         return
     from local_db.api import View
@@ -529,6 +547,8 @@ def status(env: Env, as_json: bool) -> None:
     click.echo(f"last sync   {_when(state.last_sync_at)}")
     if state.last_error:
         click.echo(f"last error  {state.last_error}")
+    if check:
+        click.echo("check       ok")
 
 
 VIEW_CHOICES = [

@@ -102,3 +102,13 @@ def test_foreign_database_is_refused_untouched(tmp_path):
     result = CliRunner().invoke(cli, ["--db", str(bogus), "status"])
     assert result.exit_code == 1 and str(bogus) in result.stderr
     assert bogus.read_bytes() == before
+
+
+def test_status_check_finds_damage_and_says_what_to_do(tmp_path, db):
+    from tests.local_db.test_open import _damage_table
+
+    assert json.loads(run(db, "status", "--check", "--json").stdout)["check"] == []
+    _damage_table(db, "tickets")
+    result = CliRunner().invoke(cli, ["--db", str(db), "status", "--check"])
+    assert result.exit_code == 1
+    assert "is damaged" in result.stderr and "fycli init --force" in result.stderr
