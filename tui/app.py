@@ -331,6 +331,12 @@ class FycliApp(App):
         self.data_changed()
 
     # -- refreshing ---------------------------------------------------------------------------
+    @work(thread=True, group="warm", exit_on_error=False)
+    def warm_search(self) -> None:
+        """Load the replica's search text now (~0.25 s on 100,000 tickets), after the first
+        screen, so the first "/" does not pay for it."""
+        self.gateway.call(lambda r: r.warm_search())
+
     def data_changed(self, *, forget: bool = False) -> None:
         """The replica changed: every open screen reloads what it shows; the sync bar too."""
         for screen in self.screen_stack:

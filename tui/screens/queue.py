@@ -76,6 +76,7 @@ class QueueScreen(Screen):
         self._generation = 0
         self._anchor: int | None = None  # list position of the last row marked with space
         self._search_timer: Timer | None = None
+        self._warmed = False  # the replica's search text is loaded after the first screen
         self._search_at = float("-inf")  # when the last search query was started (monotonic)
 
     @property
@@ -155,6 +156,9 @@ class QueueScreen(Screen):
         table = self.query_one(TicketTable)
         table.show_window(message.window, message.cursor, self._is_marked)
         self._update_status()
+        if not self._warmed:
+            self._warmed = True
+            self.app.warm_search()  # type: ignore[attr-defined]
 
     def on_counts_loaded(self, message: CountsLoaded) -> None:
         self.counts = message.counts
