@@ -70,6 +70,7 @@ class Liaison:
 @dataclass
 class Tally:
     latencies: list[float] = field(default_factory=list)
+    by_call: dict[str, list[float]] = field(default_factory=dict)
     requests: int = 0
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
@@ -92,7 +93,9 @@ async def _call(client: httpx.AsyncClient, tally: Tally, method: str, path: str,
         tally.requests += 1
         tally.error(f"{method} {path}: {type(exc).__name__}: {exc}")
         return None
-    tally.latencies.append(time.perf_counter() - start)
+    took = time.perf_counter() - start
+    tally.latencies.append(took)
+    tally.by_call.setdefault(path.rsplit("/", 1)[-1], []).append(took)
     tally.requests += 1
     if resp.status_code >= 300:
         tally.error(f"{method} {path}: HTTP {resp.status_code} {resp.text[:200]}")
@@ -197,18 +200,38 @@ def _run_level(liaisons: list[Liaison], seconds: float) -> tuple[Tally, float]:
     return tally, elapsed
 
 
-def _cpu_seconds(server_pids: list[int]) -> tuple[float, float]:
-    """CPU seconds used so far by this process (the load generator) and by the servers."""
+def _proc_cpu(pid: int, tick: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _postgres_pids() -> list[int]:
+    """The PostgreSQL processes on this machine (read-only: their CPU counters)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def _cpu_seconds(server_pids: list[int]) -> tuple[float, float, dict[int, float]]:
+    """CPU seconds used so far by this process (the load generator), by the servers, and by
+    each PostgreSQL process (compare two snapshots pid by pid: backends come and go)."""
     own = os.times()
     tick = os.sysconf("SC_CLK_TCK")
-    servers = 0.0
-    for pid in server_pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            servers += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-        except (OSError, IndexError, ValueError):
-            pass
-    return own.user + own.system, servers
+    servers = sum(_proc_cpu(pid, tick) for pid in server_pids)
+    return own.user + own.system, servers, {pid: _proc_cpu(pid, tick) for pid in _postgres_pids()}
+
+
+def _pg_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def _townships(k: int) -> list[tuple[str, str]]:
@@ -290,14 +313,20 @@ def run(ctx: Context) -> list[Figure]:
                 log(f"{NAME}: {n} liaisons for {s.pg_seconds:.0f} s over {servers_n} servers")
                 cpu_before = _cpu_seconds(procs)
                 tally, elapsed = _run_level(liaisons[:n], s.pg_seconds)
-                gen_cpu, srv_cpu = (a - b for a, b in zip(_cpu_seconds(procs), cpu_before, strict=True))
+                cpu_after = _cpu_seconds(procs)
+                gen_cpu, srv_cpu = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
+                pg_cpu = _pg_delta(cpu_before[2], cpu_after[2])
                 rps = tally.requests / elapsed
                 p50 = percentile(tally.latencies, 50) * 1000
                 p99 = percentile(tally.latencies, 99) * 1000
+                per_call = ", ".join(
+                    f"{call} p50 {percentile(v, 50) * 1000:.0f} ms"
+                    for call, v in sorted(tally.by_call.items())
+                )
                 note = (
-                    f"{tally.syncs / elapsed:.0f} syncs/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms, "
+                    f"{tally.syncs / elapsed:.0f} syncs/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms ({per_call}), "
                     f"{tally.applied} applied / {tally.rejected} rejected; CPU s: servers {srv_cpu:.0f}, "
-                    f"load generator {gen_cpu:.0f}, of {2 * elapsed:.0f} available"
+                    f"PostgreSQL {pg_cpu:.0f}, load generator {gen_cpu:.0f}, of {2 * elapsed:.0f}"
                 )
                 figures += [
                     Figure(NAME, f"{n} liaisons: throughput", rps, "req/s", runs=1, note=note),
