@@ -291,3 +291,18 @@ async def test_mark_all_right_after_a_view_change_uses_the_new_count(replica_pat
         await pilot.press("s")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmDialog) and str(everything) in app.screen.question
+
+
+async def test_a_click_moves_the_cursor_and_a_second_click_opens_the_row(replica_path):
+    from tui.screens.detail import DetailScreen
+
+    app = make_app(replica_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(TicketTable)
+        await pilot.click(TicketTable, offset=(20, 3))  # line 0 is the header: row index 2
+        await settle(pilot)
+        assert table.cursor_row == 2
+        await pilot.click(TicketTable, offset=(20, 3))
+        await settle(pilot)
+        assert isinstance(app.screen, DetailScreen) and app.screen.ticket_id == table.window.rows[2].id
