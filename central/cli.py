@@ -49,11 +49,29 @@ def register(root: click.Group) -> None:
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
 @click.option("--access-log/--no-access-log", default=False, help="Log every request.")
+@click.option("--tls-cert", envvar="FYCLI_TLS_CERT", type=click.Path(exists=True, dir_okay=False),
+              help="Serve https with this PEM certificate (chain).")  # fmt: skip
+@click.option("--tls-key", envvar="FYCLI_TLS_KEY", type=click.Path(exists=True, dir_okay=False),
+              help="The certificate's PEM private key.")  # fmt: skip
 def serve(
-    db_url: str | None, host: str, port: int, admin_token: str | None, log_level: str, access_log: bool
+    db_url: str | None,
+    host: str,
+    port: int,
+    admin_token: str | None,
+    log_level: str,
+    access_log: bool,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
-    """Run the central platform's sync service (SQLite by default, PostgreSQL with --db)."""
+    """Run the central platform's sync service (SQLite by default, PostgreSQL with --db).
+
+    Liaisons' tokens cross the network: outside loopback, serve https (--tls-cert/--tls-key)
+    or put the service behind a TLS-terminating proxy.
+    """
     import uvicorn
+
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
 
     from central.app import create_app
     from central.service import Service
@@ -81,7 +99,7 @@ def serve(
             f"cannot listen on {host}:{port} ({exc.strerror}); try another --port"
         ) from exc
     bound_port = sock.getsockname()[1]
-    url_shown = f"http://{host}:{bound_port}"
+    url_shown = f"{'https' if tls_cert else 'http'}://{host}:{bound_port}"
     where = db.sqlite_path or db.write.url.render_as_string(hide_password=True)
     say = lambda text="": click.echo(text)  # noqa: E731
     say("fycli central service")
@@ -105,7 +123,14 @@ def serve(
     say(f"fycli serve: listening on {url_shown}")
     sys.stdout.flush()
     app = create_app(service=service)
-    config = uvicorn.Config(app, log_level=log_level, access_log=access_log, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=access_log,
+        timeout_graceful_shutdown=5,
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 
