@@ -42,8 +42,8 @@ from schemas.actions import (
     Resolve,
     Urge,
 )
-from schemas.calendar import HolidayTable, WorkCalendar
-from schemas.enums import Role
+from schemas.calendar import BEIJING, HANDLING_WORKING_DAYS, HolidayTable, WorkCalendar, beijing_date
+from schemas.enums import Complexity, Role
 from schemas.ticket import Event, Note, Ticket
 from schemas.workflow import Actor, Applied, decide
 
@@ -195,11 +195,13 @@ def _make_rows(job: _Job) -> _Rows:
     if calendar is None:
         calendar = _calendars[key] = WorkCalendar([HolidayTable.model_validate_json(x) for x in key])
     rng = random.Random(job.seed)
+    days = _recent_days(calendar, beijing_date(job.now))
+    late_ones = _Late(OVERDUE_SHARE)
     out = _Rows([], [], [], {})
     for i, appeal in enumerate(job.appeals):
         ticket_id = f"FY{job.first_number + i + 1:08d}"
         unit_id = job.unit_of[(appeal["county"], appeal["township"])]
-        ticket, events, notes = _live(ticket_id, appeal, unit_id, rng, job.now, calendar)
+        ticket, events, notes = _live(ticket_id, appeal, unit_id, rng, job.now, calendar, days, late_ones)
         out.counts[ticket.status.value] = out.counts.get(ticket.status.value, 0) + 1
         out.tickets.append(repo.ticket_row(ticket, events[-1].actor))
         out.events.append([repo.event_row(ticket, e) for e in events])
@@ -222,21 +224,93 @@ def _bulk_connection(service: Service) -> Iterator[Connection]:
                 raw.execute("PRAGMA synchronous=NORMAL")
 
 
-def _live(ticket_id: str, appeal: dict, unit_id: str, rng: random.Random, now: dt.datetime, calendar):
-    """Take one appeal through a life chosen by weight; returns (ticket, events, notes)."""
+#: The share of open tickets left past their deadline (a real queue has a handful, not a third).
+OVERDUE_SHARE = 0.07
+#: The fates that leave a ticket open with a deadline in the unit's queue.
+OPEN_FATES = frozenset(("assigned", "in_progress", "return_requested", "extension", "reworked"))
+#: How many working days back a seeded ticket may have been assigned (closed ones: up to ~3 months).
+HISTORY_WORKING_DAYS = 64
+
+
+def _recent_days(calendar: WorkCalendar, today: dt.date) -> list[dt.date]:
+    """``[today, the working days before it, newest first]``: index ``b`` is "``b`` working days
+    ago" — so a ticket assigned on day ``b <= handling days`` is not overdue today, and one
+    assigned on day ``2`` was due for signing on day ``1``, before today, whatever today is."""
+    days = [today]
+    day = today
+    while len(days) <= HISTORY_WORKING_DAYS:
+        day -= dt.timedelta(days=1)
+        if calendar.is_working_day(day):
+            days.append(day)
+    return days
+
+
+class _Late:
+    """Says which open tickets are left overdue: every ``1/share``-th, spread evenly (error
+    diffusion), so even a 300-ticket township gets its share, not a lucky or unlucky draw."""
+
+    def __init__(self, share: float) -> None:
+        self.share, self.owed = share, 0.5
+
+    def next(self) -> bool:
+        self.owed += self.share
+        if self.owed >= 1:
+            self.owed -= 1
+            return True
+        return False
+
+
+def _assigned_back(fate: str, handling: int, r, overdue: bool) -> tuple[int, int]:
+    """``(b, k)``: the ticket was assigned ``b`` working days ago; for a finished or reworked
+    one, ``k`` is when its last step (the reply, or the citizen's verdict) happened. ``overdue``:
+    an open one is left past its deadline."""
+    if fate == "assigned":  # sign-for is due the next working day: today or yesterday's work
+        return (2 + int(r() * 3) if overdue else int(r() < 0.4)), 0
+    if fate in ("in_progress", "return_requested"):  # mostly the last few days
+        return (handling + 1 + int(r() * 3) if overdue else int(r() * r() * (handling + 1))), 0
+    if fate == "extension":  # asked for near the deadline
+        return (handling + 1 if overdue else max(0, handling - int(r() * 2))), 0
+    if fate == "reworked":  # the citizen said no lately; the handling days restart from then
+        k = handling + 1 if overdue else int(r() * r() * (handling + 1))
+        return k + 2 + int(r() * 8), k
+    if fate == "resolved":  # waiting for the citizen's callback, replied in the last days
+        k = int(r() * 3)
+        return k + 1 + int(r() * handling), k
+    return 5 + int(r() * (HISTORY_WORKING_DAYS - 5)), 0  # closed, archived: weeks or months ago
+
+
+def _live(ticket_id: str, appeal: dict, unit_id: str, rng: random.Random, now: dt.datetime, calendar,
+          days: list[dt.date], late_ones: _Late):  # fmt: skip
+    """Take one appeal through a life chosen by weight; returns (ticket, events, notes).
+
+    The queue looks like a working day at ``now``: open tickets were assigned in the last few
+    working days (``days``: see :func:`_recent_days`) so most are due today or soon and only
+    :data:`OVERDUE_SHARE` of them (as ``late_ones`` says) are late; replied and closed ones are older.
+    """
     r = rng.random
     fate = rng.choices([f for f, _ in FATES], [w for _, w in FATES])[0]
-    # Open tickets are recent; finished ones older, so their deadlines have passed.
-    age_days = 1 + r() * (6 if fate in ("registered", "assigned") else 20 if fate == "in_progress" else 75)
-    at = now - dt.timedelta(days=age_days, minutes=r() * 600)
+    handling = HANDLING_WORKING_DAYS[Complexity(appeal["complexity"])]
+    overdue = fate in OPEN_FATES and late_ones.next()
+    back, last_back = _assigned_back(fate, handling, r, overdue)
+
+    def during_work(b: int) -> dt.datetime:
+        """A moment in office hours ``b`` working days ago, never in the future."""
+        moment = dt.datetime.combine(days[b], dt.time(8, 30), BEIJING) + dt.timedelta(minutes=r() * 540)
+        return min(moment, now - dt.timedelta(minutes=1 + r() * 30))
+
+    assigned_at = during_work(back)
+    at = now - dt.timedelta(hours=0.2 + r() * 6) if fate == "registered" else assigned_at
+    at -= dt.timedelta(hours=0.5 + r() * 3)  # registered before it was assigned
     events: list[Event] = []
     notes: list[Note] = []
     liaison = Actor(Role.LIAISON, "联络员" + ticket_id[-2:], unit_id)
     seq = 0
 
-    def step(action_cls, actor: Actor, hours: float, ticket: Ticket | None, **fields) -> Ticket:
+    def step(action_cls, actor: Actor, hours: float, ticket: Ticket | None, *, when: dt.datetime | None = None,
+             **fields) -> Ticket:  # fmt: skip
+        """Apply an action ``hours`` after the previous one (or at ``when``), never after now."""
         nonlocal at, seq
-        at = min(at + dt.timedelta(hours=hours), now)
+        at = min(max(when, at) if when else at + dt.timedelta(hours=hours), now)
         seq += 1
         common = {"action_id": f"{ticket_id}-{seq:02d}-seed", "ticket_id": ticket_id, "created_at": at}
         if ticket is not None and action_cls is not Register:
@@ -250,7 +324,7 @@ def _live(ticket_id: str, appeal: dict, unit_id: str, rng: random.Random, now: d
     ticket = step(Register, CENTRAL, 0, None, **appeal)
     if fate == "registered":
         return ticket, events, notes
-    ticket = step(Assign, CENTRAL, 0.5 + r() * 3, ticket, unit_id=unit_id)
+    ticket = step(Assign, CENTRAL, 0, ticket, when=assigned_at, unit_id=unit_id)
     if r() < 0.15:
         ticket = step(Urge, CENTRAL, 2 + r() * 20, ticket, comment="请尽快签收办理")
     if fate == "assigned":
@@ -273,11 +347,15 @@ def _live(ticket_id: str, appeal: dict, unit_id: str, rng: random.Random, now: d
         )
     if fate == "in_progress":
         return ticket, events, notes
-    ticket = step(Resolve, liaison, (150 if late else 20) + r() * 60, ticket, reply=rng.choice(REPLIES))
+    if fate in ("resolved", "reworked"):  # replied lately (reworked: a day or two before the verdict)
+        reply_at = during_work(last_back + (1 + int(r() * 2) if fate == "reworked" else 0))
+        ticket = step(Resolve, liaison, 0, ticket, when=reply_at, reply=rng.choice(REPLIES))
+    else:
+        ticket = step(Resolve, liaison, (150 if late else 20) + r() * 60, ticket, reply=rng.choice(REPLIES))
     if fate == "resolved":
         return ticket, events, notes
     if fate == "reworked":
-        return step(RecordFeedback, CENTRAL, 24 + r() * 48, ticket, result="dissatisfied",
+        return step(RecordFeedback, CENTRAL, 0, ticket, when=during_work(last_back), result="dissatisfied",
                     comment="群众表示问题未解决"), events, notes  # fmt: skip
     verdict = "satisfied" if r() < 0.85 else "basically_satisfied"
     ticket = step(RecordFeedback, CENTRAL, 24 + r() * 48, ticket, result=verdict)

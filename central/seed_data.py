@@ -616,7 +616,7 @@ TEMPLATES: dict[str, list[AppealTemplate]] = {
         _T(
             "help",
             "{village}电线老化存在隐患",
-            "{village}{n}组的电线杆已经倾斜，电线老化裸露，离地面很低，离村民房子也很近，刮风下雨时还会打火花，"
+            "{village}{group}组的电线杆已经倾斜，电线老化裸露，离地面很低，离村民房子也很近，刮风下雨时还会打火花，"
             "小孩子经常在下面玩，非常危险。请求供电部门尽快更换线路。",
         ),
     ],
@@ -937,7 +937,7 @@ def _slots_of(template: str) -> frozenset[str]:
 _DRAWN_SLOTS = frozenset(
     ("road", "road2", "shop", "bbq", "market", "agri", "express", "company", "developer", "builder", "farm")
     + ("community", "training", "days", "months", "years")
-    + ("n", "people", "amount", "fee", "mu", "hours")
+    + ("n", "people", "amount", "fee", "mu", "hours", "group")
 )
 
 # Slots filled from the appeal's own area rather than drawn independently.
@@ -1094,6 +1094,7 @@ def _generate(
         "fee": lambda: 1 + int(r() * 5),
         "mu": lambda: 3 + int(r() * 40),
         "hours": lambda: 1 + int(r() * 3),
+        "group": lambda: groups[int(r() * n_grp)],  # 村民小组: the address names the same one
     }
 
     for _ in range(n):
@@ -1125,7 +1126,7 @@ def _generate(
             "citizen_name": name,
             "citizen_phone": f"{phones[int(r() * n_ph)]}{int(r() * 100_000_000):08d}",
             "needs_callback": r() < 0.15,
-            "address": f"{c}{t}{village}{groups[int(r() * n_grp)]}组",
+            "address": f"{c}{t}{village}{values.get('group') or groups[int(r() * n_grp)]}组",
             "county": c,
             "township": t,
             "village": village,
