@@ -2,11 +2,11 @@
 
 Every action is decided by :func:`schemas.workflow.decide` — never a rule of our own — against
 the ticket's current state, which includes what earlier actions of the same batch did. A
-decision only *stages* writes; :meth:`Batch.flush` writes them all at the end, after taking the
-commit-order numbers last (see ``repo.take_seqs``). Because nothing is written until the
-decision is made, an action that fails (rejected, or an error while deciding it) leaves no
-trace but its own outcome: the effect of "each action in its own savepoint", without the cost
-of one savepoint per action.
+decision only *stages* writes; :meth:`Batch.flush` writes them all at the end and numbers them
+last, taking the commit-order counter ONCE per batch (see ``repo.stamp_seqs``), then commits.
+Because nothing is written until the decision is made, an action that fails (rejected, or an
+error while deciding it) leaves no trace but its own outcome: the effect of "each action in its
+own savepoint", without the cost of one savepoint per action.
 """
 
 from __future__ import annotations
@@ -222,22 +222,51 @@ class Batch:
             }
         )
 
-    def flush(self) -> None:
-        """Write everything staged. The commit-order numbers are taken first among the writes
-        that carry them, and right before the commit: nothing else runs after this."""
+    def flush(self, *, commit: bool = True) -> None:
+        """Write everything staged, numbered in commit order (docs/protocol.md "Guarantees").
+
+        SQLite (one writer holds the database for its whole transaction): take the numbers,
+        then write the rows with them. PostgreSQL: write the rows with placeholder numbers, then
+        take the numbers and stamp the rows in ONE statement (:func:`repo.stamp_seqs`), so the
+        counter row — which every writer of every server process waits for — is locked for one
+        server-side step, not for this process's round trips.
+
+        With ``commit`` (what the service does) the transaction is committed here, on PostgreSQL
+        in the same send as the stamp: this must be the transaction's last statement.
+        ``commit=False`` leaves the commit to the caller (tests that stall a numbered
+        transaction).
+        """
         conn = self.conn
+        sqlite = conn.dialect.name == "sqlite"
         if self._actions:
             conn.execute(t.actions.insert(), self._actions)
         if self._audit:
             conn.execute(t.audit.insert(), self._audit)
-        dirty = [(tid, s) for tid, s in self._slots.items() if s.dirty and s.ticket is not None]
-        if not dirty:
-            return
-        first = repo.take_seqs(conn, len(dirty))
-        seq_of: dict[str, int] = {}
+        dirty = [tid for tid, s in self._slots.items() if s.dirty and s.ticket is not None]
+        if dirty:
+            first = repo.take_seqs(conn, len(dirty)) if sqlite else None
+            self._write(
+                {tid: first + i if first is not None else repo.placeholder(i) for i, tid in enumerate(dirty)}
+            )
+            if not sqlite:
+                repo.stamp_seqs(
+                    conn,
+                    dirty,
+                    notes=bool(self._notes),
+                    events=bool(self._events),
+                    exit_units=[unit for unit, _ in self._exits],
+                    commit=commit,
+                )
+                return
+        if commit:
+            conn.connection.dbapi_connection.commit()  # SQLAlchemy's own commit finds nothing to do
+
+    def _write(self, seq_of: dict[str, int]) -> None:
+        """Write the changed tickets, notes, events and scope exits, numbered by ``seq_of``."""
+        conn = self.conn
         inserts, updates = [], []
-        for offset, (tid, slot) in enumerate(dirty):
-            seq = seq_of[tid] = first + offset
+        for tid, seq in seq_of.items():
+            slot = self._slots[tid]
             scope_since = seq if slot.unit_changed else slot.scope_since
             values = repo.ticket_values(slot.ticket, seq, scope_since, slot.changed_by)
             (updates if slot.exists else inserts).append(values)

@@ -1,8 +1,11 @@
 """Queries and writes over the central tables. Callers hold the connection and the transaction.
 
 The one rule to keep: every change to a ticket (its state, a note, an event, leaving a unit)
-is stamped with a commit-order number taken by :func:`take_seqs` as the LAST statement before
-the transaction commits — see docs/protocol.md "Guarantees".
+is stamped with a commit-order number taken from the counter row as the LAST statement before
+the transaction commits — see docs/protocol.md "Guarantees". On SQLite (one writer at a time)
+:func:`take_seqs` takes them; on PostgreSQL the rows are written with :func:`placeholder`
+numbers and :func:`stamp_seqs` takes the numbers and stamps them in one statement, sent with
+the ``COMMIT``, so the counter's lock is held for one server-side step.
 """
 
 from __future__ import annotations
@@ -60,7 +63,9 @@ def set_meta(conn: Connection, key: str, value: str) -> None:
 
 
 def take_seqs(conn: Connection, k: int) -> int:
-    """Reserve ``k`` commit-order numbers; returns the FIRST. Call it last, right before commit.
+    """Reserve ``k`` commit-order numbers; returns the FIRST. Take them as late as possible;
+    nothing but the writes they number may follow before the commit (SQLite's writers wait for
+    the whole transaction anyway; on PostgreSQL prefer :func:`stamp_seqs`).
 
     The counter row stays locked until this transaction ends, so whoever takes the next numbers
     waits for this commit: a number is never visible before every smaller one is.
@@ -69,6 +74,72 @@ def take_seqs(conn: Connection, k: int) -> int:
         sa.text("UPDATE counter SET v = v + :k WHERE id = 1 RETURNING v"), {"k": k}
     ).scalar_one()
     return last - k + 1
+
+
+def placeholder(offset: int) -> int:
+    """The stand-in number of the ``offset``-th (from 0) ticket changed by a transaction, until
+    :func:`stamp_seqs` replaces it: negative, so it never collides with a real number (committed
+    rows never carry one: the stamp is in the same transaction)."""
+    return -(offset + 1)
+
+
+def _stamp_sql(notes: bool, events: bool, exits: bool) -> str:
+    """The one statement of :func:`stamp_seqs`: take ``k`` numbers (``base`` + 1 … ``base`` + k)
+    and turn every placeholder ``p`` of this transaction into ``base - p``."""
+    parts = [
+        "n AS (UPDATE counter SET v = v + %(k)s WHERE id = 1 RETURNING v - %(k)s AS base)",
+        "s_tickets AS (UPDATE tickets SET change_seq = n.base - tickets.change_seq, scope_since = CASE"
+        " WHEN tickets.scope_since < 0 THEN n.base - tickets.scope_since ELSE tickets.scope_since END"
+        " FROM n WHERE tickets.id = ANY(%(tickets)s))",
+    ]
+    # Notes and events by (ticket_id, change_seq < 0): a range of their (ticket_id, change_seq)
+    # index holding only this transaction's rows.
+    for table, wanted in (("notes", notes), ("events", events)):
+        if wanted:
+            parts.append(
+                f"s_{table} AS (UPDATE {table} SET change_seq = n.base - {table}.change_seq FROM n"
+                f" WHERE {table}.ticket_id = ANY(%(tickets)s) AND {table}.change_seq < 0)"
+            )
+    if exits:
+        parts.append(
+            "s_exits AS (UPDATE scope_exits SET change_seq = n.base - scope_exits.change_seq FROM n"
+            " WHERE scope_exits.unit_id = ANY(%(units)s) AND scope_exits.change_seq < 0)"
+        )
+    return "WITH " + ",\n".join(parts) + "\nSELECT base FROM n"
+
+
+def stamp_seqs(
+    conn: Connection,
+    ticket_ids: Sequence[str],
+    *,
+    notes: bool,
+    events: bool,
+    exit_units: Sequence[str],
+    commit: bool,
+) -> None:
+    """PostgreSQL: take ``len(ticket_ids)`` commit-order numbers and stamp this transaction's
+    placeholder rows (``ticket_ids`` in placeholder order; notes/events: whether any were
+    written; ``exit_units``: the units of the scope exits written) — ONE statement.
+
+    With ``commit`` the statement and the ``COMMIT`` leave together (psycopg pipeline mode):
+    the counter row is locked from this statement to the end of the commit with no client
+    round trip in between, so the other writers' wait is one server-side step, not this
+    process's thread scheduling. The transaction is over afterwards (SQLAlchemy's own commit
+    then finds nothing to do); nothing may be executed on ``conn`` before it ends.
+    """
+    sql = _stamp_sql(notes, events, bool(exit_units))
+    params = {"k": len(ticket_ids), "tickets": list(ticket_ids), "units": sorted(set(exit_units))}
+    if not commit:
+        conn.exec_driver_sql(sql, params)
+        return
+    raw = conn.connection.dbapi_connection
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with raw.pipeline():
+            raw.execute(sql, params)
+            raw.commit()
+    except dbapi_error as exc:  # raised as SQLAlchemy would: Service.write retries lost races
+        raise sa.exc.DBAPIError.instance(sql, params, exc, dbapi_error) from exc
 
 
 def current_seq(conn: Connection) -> int:

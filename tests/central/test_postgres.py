@@ -17,10 +17,11 @@ import pytest
 import sqlalchemy as sa
 
 from central.batch import Batch
-from central.service import Service
+from central.service import Liaison, Service
 from central.storage.engine import open_database
-from schemas.actions import Assign, Register, Urge
+from schemas.actions import Assign, Reassign, Register, Urge
 from schemas.enums import Role
+from schemas.wire import QueuedAction
 from schemas.workflow import Actor
 from tests.servers import CentralServer, liaison_action, pull_all, push_body, register_body
 
@@ -58,13 +59,14 @@ def _tickets(svc: Service, n: int, prefix: str = "P") -> list[str]:
 
 def _urge(svc: Service, ticket_id: str, hold=None) -> None:
     """Urge ``ticket_id`` in one transaction; ``hold()`` runs after the commit number is taken,
-    before the commit — a deliberately slow transaction."""
+    before the commit — a deliberately slow transaction (the service itself sends the number's
+    stamp and the commit together)."""
 
     def work(conn) -> None:
         batch = Batch(conn, svc.work_calendar(conn))
         outcome = batch.decide(Urge(ticket_id=ticket_id, created_at=_now()), CENTRAL, _now())
         assert outcome.outcome == "applied"
-        batch.flush()
+        batch.flush(commit=hold is None)
         if hold is not None:
             hold()
 
@@ -198,3 +200,72 @@ def test_two_server_processes_on_one_database_behave_as_one(tmp_path, pg_url: st
             page = c1.get("/v1/sync/pull", params={"cursor": cursor}).json()
             assert sorted(t["id"] for t in page["tickets"]) == ids
             assert [e["action"] for e in page["events"]] == ["accept"] * len(ids)
+
+
+def _numbered_rows(svc: Service) -> dict:
+    """Every commit-order number stored, by what it numbers (event ids are random: left out)."""
+    queries = {
+        "tickets": "SELECT id, change_seq, scope_since FROM tickets ORDER BY id",
+        "notes": "SELECT id, ticket_id, change_seq FROM notes ORDER BY id",
+        "events": "SELECT ticket_id, action, change_seq FROM events ORDER BY change_seq, ticket_id, action",
+        "exits": "SELECT unit_id, ticket_id, change_seq FROM scope_exits ORDER BY change_seq",
+        "counter": "SELECT v FROM counter",
+    }
+    with svc.db.read.connect() as conn:
+        return {k: [tuple(r) for r in conn.execute(sa.text(q))] for k, q in queries.items()}
+
+
+def _numbering_scenario(svc: Service) -> dict:
+    """Batches that write every numbered kind of row: new tickets, changed tickets, notes, events,
+    a rejected action's note-less outcome, a scope exit, a batch that changes nothing."""
+    at = dt.datetime(2025, 3, 3, 9, tzinfo=dt.UTC)
+    for unit in ("t1", "t2"):
+        svc.add_unit({"id": unit, "name": f"{unit}镇", "kind": "township"})
+    svc.add_liaison("甲", "t1", "l-1")
+    liaison = Liaison("l-1", "甲", "t1", "t1镇")
+    for tid in ("A", "B", "C"):
+        body = register_body(tid, action_id=f"register-{tid}", created_at=at)
+        body.pop("kind")
+        assert svc.admin_action(Register(**body), at=at).outcome == "applied"
+    for tid in ("A", "B"):
+        assign = Assign(action_id=f"assign-{tid}", ticket_id=tid, created_at=at, unit_id="t1")
+        assert svc.admin_action(assign, at=at).outcome == "applied"
+    base = {"status": "assigned", "unit_id": "t1", "epoch": 1}
+    actions = [
+        liaison_action("accept", {"id": "A", **base}, action_id="push-0001"),
+        liaison_action(
+            "note", {"id": "A", **base}, action_id="push-0002", note_id="note-000a", text="到现场"
+        ),
+        liaison_action(
+            "note", {"id": "B", **base}, action_id="push-0003", note_id="note-000b", text="已联系"
+        ),
+        liaison_action("request_return", {"id": "B", **base}, action_id="push-0004", reason="不属本镇"),
+        liaison_action("accept", {"id": "C", **base}, action_id="push-0005"),  # not the unit's: rejected
+    ]
+    queued = [QueuedAction.model_validate({"seq": i + 1, "action": a}) for i, a in enumerate(actions)]
+    outcomes = [r["outcome"] for r in svc.push(liaison, "client-num", queued)["results"]]
+    moved = Reassign(action_id="reassign-A", ticket_id="A", created_at=at, unit_id="t2")
+    assert svc.admin_action(moved, at=at).outcome == "applied"
+    again = [r["outcome"] for r in svc.push(liaison, "client-num", queued[:2])["results"]]
+    return {"outcomes": outcomes, "again": again, **_numbered_rows(svc)}
+
+
+def test_postgres_numbers_every_row_as_sqlite_does(tmp_path, pg_url: str) -> None:
+    """PostgreSQL writes placeholders and stamps them in one statement at commit; SQLite takes
+    the numbers first. The same batches must leave the very same numbers on both."""
+    results = []
+    for url in (f"sqlite:///{tmp_path / 'c.db'}", pg_url):
+        svc = Service(open_database(url), clock=lambda: dt.datetime(2025, 3, 3, 10, tzinfo=dt.UTC))
+        try:
+            results.append(_numbering_scenario(svc))
+        finally:
+            svc.db.dispose()
+    lite, pg = results
+    assert pg == lite
+    assert pg["outcomes"] == ["applied", "applied", "applied", "applied", "rejected"]
+    assert pg["again"] == ["duplicate", "duplicate"]
+    numbers = [r[-1] for k in ("tickets", "notes", "events", "exits") for r in pg[k]]
+    numbers += [r[2] for r in pg["tickets"]]  # scope_since
+    assert min(numbers) >= 0 and max(numbers) == pg["counter"][0][0]  # no placeholder left
+    assert pg["exits"] == [("t1", "A", pg["tickets"][0][1])]  # left t1 when it entered t2
+    assert pg["tickets"][0][2] == pg["tickets"][0][1]
