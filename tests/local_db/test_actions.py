@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import itertools
+import uuid
+
 import orjson
 import pytest
 
@@ -127,3 +131,35 @@ def test_a_big_bulk_action_defers_its_checkpoint_and_restores_the_setting(replic
     assert replica._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
     assert [e.kind for e in replica.outbox()] == ["accept", "resolve", "resolve"]
     assert replica.count(TicketQuery(view=View.RESOLVED)) == 3
+
+
+def test_action_ids_are_random_uuid4_hex():
+    from local_db.replica import _fresh_action_ids
+
+    ids = list(itertools.islice(_fresh_action_ids(), 2100))  # crosses a refill of the random bytes
+    assert len(set(ids)) == len(ids)
+    for action_id in ids:
+        u = uuid.UUID(action_id)
+        assert u.hex == action_id and u.version == 4 and u.variant == uuid.RFC_4122
+
+
+def test_a_big_bulk_action_pauses_garbage_collection_and_resumes_it_even_on_failure(replica, monkeypatch):
+    import local_db.replica as mod
+
+    monkeypatch.setattr(replica, "_BIG_BATCH", 2)
+    real, seen, fail = mod.columns_of, [], [True]
+
+    def spy(ticket):
+        seen.append(gc.isenabled())
+        if fail[0] and len(seen) == 2:
+            raise RuntimeError("disk on fire")
+        return real(ticket)
+
+    monkeypatch.setattr(mod, "columns_of", spy)
+    with pytest.raises(RuntimeError):
+        replica.resolve(["A1", "P1"], "已处理完毕")
+    assert seen == [False, False] and gc.isenabled() and replica.pending_count() == 0
+    seen.clear()
+    fail[0] = False
+    assert all(r.ok for r in replica.resolve(["A1", "P1"], "已处理完毕"))
+    assert seen == [False, False] and gc.isenabled()
