@@ -137,6 +137,17 @@ def create_app(
     async def _internal(_request: Request, exc: Exception) -> JSONResponse:
         return _error(500, "internal", f"the server failed ({type(exc).__name__}); try again later")
 
+    def _unknown_token(token: str) -> ServiceError:
+        """The 401 for a token that opens nothing; says "token revoked" for a retired one."""
+        why = service.token_retired(token)
+        if why == "revoked":
+            return ServiceError(401, "unauthorized", "token revoked: the platform stopped this liaison's "
+                                "access; ask it for a new token (`fycli central rotate-token`)")  # fmt: skip
+        if why == "rotated":
+            return ServiceError(401, "unauthorized", "token revoked: the platform issued a new token for "
+                                "this liaison; use the new one (`fycli init --token …`)")  # fmt: skip
+        return ServiceError(401, "unauthorized", "the token is wrong; ask the platform for a new one")
+
     def liaison(request: Request) -> Liaison:
         token = _bearer(request)
         found = service.liaison_for(token)
@@ -145,9 +156,7 @@ def create_app(
                 raise ServiceError(
                     403, "forbidden", "this endpoint is for a liaison's token, not the admin's"
                 )
-            raise ServiceError(
-                401, "unauthorized", "the token is wrong or revoked; ask the platform for a new one"
-            )
+            raise _unknown_token(token)
         return found
 
     def admin(request: Request) -> str:
@@ -164,7 +173,7 @@ def create_app(
             return None
         found = service.liaison_for(token)
         if found is None:
-            raise ServiceError(401, "unauthorized", "the token is wrong or revoked")
+            raise _unknown_token(token)
         return found
 
     LiaisonDep = Annotated[Liaison, Depends(liaison)]
@@ -224,6 +233,24 @@ def create_app(
     def add_liaison(body: LiaisonIn, _who: AdminDep, request: Request) -> LiaisonCreated:
         liaison_id, token = service.add_liaison(body.name, body.unit_id, body.id, remote_addr=remote(request))
         return LiaisonCreated(liaison_id=liaison_id, token=token)
+
+    @app.get("/v1/admin/liaisons", responses=_ERROR_RESPONSES)
+    def list_liaisons(_who: AdminDep, unit_id: str | None = None) -> list[dict]:
+        return service.list_liaisons(unit_id)
+
+    @app.post("/v1/admin/liaisons/{liaison_id}/revoke", responses=_ERROR_RESPONSES)
+    def revoke_liaison(liaison_id: str, _who: AdminDep, request: Request) -> dict:
+        """Stop the liaison's token at once: every later request with it is a 401 "token revoked"."""
+        return service.revoke_liaison(liaison_id, remote_addr=remote(request))
+
+    @app.post(
+        "/v1/admin/liaisons/{liaison_id}/token", response_model=LiaisonCreated, responses=_ERROR_RESPONSES
+    )
+    def rotate_token(liaison_id: str, _who: AdminDep, request: Request) -> LiaisonCreated:
+        """A new token for the liaison (shown once); the old one is refused from now on."""
+        return LiaisonCreated(
+            liaison_id=liaison_id, token=service.rotate_token(liaison_id, remote_addr=remote(request))
+        )
 
     def _outcome(outcome) -> Response:
 

@@ -267,6 +267,71 @@ def add_liaison(ctx, name, unit_id, liaison_id, as_json) -> None:
     _print(ctx, made, f"liaison {made['liaison_id']} of {unit_id}\ntoken (shown once): {made['token']}")
 
 
+@central.command("liaisons")
+@click.option("--unit", "unit_id", help="Only this unit's liaisons.")
+@json_option
+@click.pass_context
+def list_liaisons(ctx, unit_id, as_json) -> None:
+    """List the liaisons (id, unit, whether their token works)."""
+    _with_json(ctx, as_json)
+    rows = _client(ctx).call("GET", "/v1/admin/liaisons", params={"unit_id": unit_id} if unit_id else None)
+    lines = [
+        f"{r['id']}\t{r['unit_id']}\t{'active' if r['active'] else 'revoked'}\t{r['name']}" for r in rows
+    ]
+    _print(ctx, rows, "\n".join(lines) or "no liaisons yet")
+
+
+@central.command("revoke-liaison")
+@click.argument("liaison_id")
+@json_option
+@click.pass_context
+def revoke_liaison(ctx, liaison_id, as_json) -> None:
+    """Stop a liaison's token now (a lost laptop, someone who left): every request with it is
+    refused as "token revoked". `rotate-token` gives them a new one."""
+    _with_json(ctx, as_json)
+    done = _client(ctx).call("POST", f"/v1/admin/liaisons/{liaison_id}/revoke")
+    state = "revoked: their token is refused from now on" if done["was_active"] else "was already revoked"
+    _print(ctx, done, f"liaison {liaison_id} ({done['name']}, {done['unit_id']}) {state}")
+
+
+@central.command("rotate-token")
+@click.argument("liaison_id")
+@json_option
+@click.pass_context
+def rotate_token(ctx, liaison_id, as_json) -> None:
+    """Give a liaison a new token (shown this once) and refuse the old one; a revoked liaison
+    works again with the new token."""
+    _with_json(ctx, as_json)
+    made = _client(ctx).call("POST", f"/v1/admin/liaisons/{liaison_id}/token")
+    _print(ctx, made, f"liaison {liaison_id}: the old token is refused from now on\n"
+                      f"new token (shown once): {made['token']}")  # fmt: skip
+
+
+@central.command("audit")
+@click.option("--ticket", "--target", "target", help="Only this ticket's rows (or a liaison's, a unit's id).")
+@click.option(
+    "--limit", type=click.IntRange(1, 10_000), default=50, show_default=True, help="The newest N rows."
+)
+@json_option
+@click.pass_context
+def audit(ctx, target, limit, as_json) -> None:
+    """The audit trail: who did what, when, from which client and address (oldest first)."""
+    _with_json(ctx, as_json)
+    params = {"limit": limit, **({"target": target} if target else {})}
+    rows = _client(ctx).call("GET", "/v1/admin/audit", params=params)
+    if _as_json(ctx):
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo(f"no audit rows for {target}" if target else "no audit rows yet")
+    for row in reversed(rows):  # the API gives the newest first; a story reads top-down
+        who = f"{row['actor']} ({row['role']})"
+        where = " ".join(x for x in (row.get("client_id") and f"client {row['client_id']}",
+                                     row.get("remote_addr") and f"from {row['remote_addr']}") if x)  # fmt: skip
+        click.echo(f"{row['at'][:19]}  {who:<20} {row['what']:<24} {row['target'] or '-':<14} "
+                   f"{row.get('detail') or ''} {where}".rstrip())  # fmt: skip
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 

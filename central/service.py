@@ -236,6 +236,66 @@ class Service:
         self.write(work)
         return liaison_id, token
 
+    def list_liaisons(self, unit_id: str | None = None) -> list[dict]:
+        """Every liaison (no token, not even its hash), with whether their token still works."""
+        c = t.liaisons.c
+        query = sa.select(c.id, c.name, c.unit_id, c.active, c.created_at).order_by(c.unit_id, c.id)
+        if unit_id:
+            query = query.where(c.unit_id == unit_id)
+        with self.db.read.connect() as conn:
+            return [r._asdict() for r in conn.execute(query)]
+
+    def token_retired(self, token: str) -> str | None:
+        """``"revoked"`` or ``"rotated"`` when ``token`` was a liaison's and no longer is, else None."""
+        query = sa.select(t.retired_tokens.c.why).where(
+            t.retired_tokens.c.token_hash == repo.hash_token(token)
+        )
+        with self.db.read.connect() as conn:
+            return conn.execute(query).scalar()
+
+    def revoke_liaison(self, liaison_id: str, *, remote_addr: str | None = None) -> dict:
+        """Stop the liaison's token at once (every later request with it is a 401 "token
+        revoked"). Revoking twice changes nothing. ``rotate_token`` gives them a new one."""
+        now = self.clock()
+
+        def work(conn: Connection) -> dict:
+            row = _liaison_row(conn, liaison_id)
+            if row.active:
+                conn.execute(t.liaisons.update().where(t.liaisons.c.id == liaison_id).values(active=False))
+                _retire(conn, row.token_hash, liaison_id, "revoked", now)
+                _audit(
+                    conn, now, "admin", "revoke_liaison", liaison_id, {"unit_id": row.unit_id}, remote_addr
+                )
+            return {
+                "liaison_id": liaison_id,
+                "name": row.name,
+                "unit_id": row.unit_id,
+                "was_active": row.active,
+            }
+
+        return self.write(work)
+
+    def rotate_token(self, liaison_id: str, *, remote_addr: str | None = None) -> str:
+        """Give the liaison a new token (returned: shown once) and refuse the old one from now
+        on. A revoked liaison is active again with the new token."""
+        token = "fyl_" + secrets.token_urlsafe(32)
+        now = self.clock()
+
+        def work(conn: Connection) -> None:
+            row = _liaison_row(conn, liaison_id)
+            if row.active:
+                _retire(conn, row.token_hash, liaison_id, "rotated", now)
+            conn.execute(
+                t.liaisons.update()
+                .where(t.liaisons.c.id == liaison_id)
+                .values(token_hash=repo.hash_token(token), active=True)
+            )
+            detail = {"unit_id": row.unit_id, "reactivated": not row.active}
+            _audit(conn, now, "admin", "rotate_token", liaison_id, detail, remote_addr)
+
+        self.write(work)
+        return token
+
     # --- actions -----------------------------------------------------------------------------
 
     def push(
@@ -577,6 +637,21 @@ def _ack(conn: Connection, liaison_id: str, client_id: str, seq: int) -> int:
         )
         return seq
     return current
+
+
+def _liaison_row(conn: Connection, liaison_id: str):
+    row = conn.execute(sa.select(t.liaisons).where(t.liaisons.c.id == liaison_id)).first()
+    if row is None:
+        raise ServiceError(404, "not_found", f"no liaison {liaison_id}: `fycli central liaisons` lists them")
+    return row
+
+
+def _retire(conn: Connection, token_hash: str, liaison_id: str, why: str, now: dt.datetime) -> None:
+    """Remember a token that no longer opens anything (once: a revoked one stays revoked)."""
+    known = sa.select(t.retired_tokens.c.token_hash).where(t.retired_tokens.c.token_hash == token_hash)
+    if conn.execute(known).first() is None:
+        conn.execute(t.retired_tokens.insert().values(token_hash=token_hash, liaison_id=liaison_id, why=why,
+                                                      retired_at=repo.iso(now)))  # fmt: skip
 
 
 def _audit(conn, now, actor: str, what: str, target: str | None, detail: dict, remote_addr) -> None:

@@ -6,6 +6,7 @@ Usage (or take the ``central_server`` fixture from tests/conftest.py)::
         server.add_unit("t1")
         token = server.add_liaison("t1")
         ids = server.register_and_assign("t1", 5)
+        server.cli("assign", "X-1", "--unit", "t1")             # `fycli central …`, in-process
         httpx.get(server.url + "/v1/me", headers={"Authorization": f"Bearer {token}"})
 
 ``CentralServer.start(tmp_path, db_url="postgresql://…")`` runs it on PostgreSQL instead (see
@@ -226,6 +227,19 @@ class CentralServer:
 
     def ticket(self, ticket_id: str) -> dict:
         return self.admin("GET", f"/v1/tickets/{ticket_id}")
+
+    def cli(self, *args: str, code: int = 0, token: str | None = None) -> Any:
+        """Run ``fycli central --server URL --admin-token T ARGS…`` in this process (click's
+        runner: the real command over real HTTP, without starting an interpreter); asserts the
+        exit code and returns the ``click.testing.Result`` (``.stdout``, ``.stderr``)."""
+        from click.testing import CliRunner
+
+        from central.cli import central
+
+        argv = ["--server", self.url, "--admin-token", token or self.admin_token, *args]
+        result = CliRunner().invoke(central, argv, catch_exceptions=False)
+        assert result.exit_code == code, (argv, result.exit_code, result.stdout, result.stderr)
+        return result
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------

@@ -57,6 +57,16 @@ liaisons = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
 )
 
+#: Liaison tokens that no longer open anything (``why``: revoked, rotated), so the 401 says so.
+retired_tokens = sa.Table(
+    "retired_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("liaison_id", sa.String(64), nullable=False),
+    sa.Column("why", sa.String(16), nullable=False),
+    sa.Column("retired_at", sa.String(40), nullable=False),
+)
+
 #: What :mod:`central.metrics` reads of a ticket (the covering index ``ix_tickets_unit_metrics``).
 METRICS_COLUMNS = ("unit_id", "handle_due", "assigned_on", "accepted_on", "sign_due", "resolved_on",
                    "satisfaction", "reworks")  # fmt: skip

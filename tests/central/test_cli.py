@@ -1,0 +1,82 @@
+"""`fycli central …` against a real `fycli serve` over real HTTP (the commands run in this
+process: click's runner)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.servers import CentralServer
+
+
+def _token(out: str) -> str:
+    return out.split("token (shown once): ")[1].strip()
+
+
+def test_revoked_and_rotated_tokens_are_refused_at_once(central_server: CentralServer) -> None:
+    s = central_server
+    s.add_unit("t1")
+    s.cli("add-liaison", "李四", "--unit", "t1", "--id", "l-lisi")
+    first = _token(s.cli("add-liaison", "王五", "--unit", "t1", "--id", "l-wangwu").stdout)
+    [ticket_id] = s.register_and_assign("t1", 1)
+    with s.client(first) as c:
+        assert c.get("/v1/me").status_code == 200
+        assert "revoked" in s.cli("revoke-liaison", "l-wangwu").stdout
+        for method, path in (
+            ("GET", "/v1/me"),
+            ("GET", "/v1/sync/pull"),
+            ("GET", f"/v1/tickets/{ticket_id}"),
+        ):
+            refused = c.request(method, path)
+            assert refused.status_code == 401 and refused.json()["message"].startswith("token revoked"), path
+        pushed = c.post("/v1/sync/push", json={"client_id": "c1", "actions": []})
+        assert pushed.status_code == 401 and "token revoked" in pushed.json()["message"]
+    assert "already revoked" in s.cli("revoke-liaison", "l-wangwu").stdout
+    listed = {r["id"]: r for r in json.loads(s.cli("liaisons", "--json", "--unit", "t1").stdout)}
+    assert (listed["l-wangwu"]["active"], listed["l-lisi"]["active"]) == (False, True)
+    assert "l-wangwu\tt1\trevoked\t王五" in s.cli("liaisons").stdout
+    # A new token brings the revoked liaison back; rotating again retires that one too.
+    second = _token(s.cli("rotate-token", "l-wangwu").stdout)
+    third = json.loads(s.cli("rotate-token", "l-wangwu", "--json").stdout)["token"]
+    assert len({first, second, third}) == 3
+    with s.client(third) as c:
+        assert c.get("/v1/me").json()["liaison_id"] == "l-wangwu"
+    for old in (first, second):
+        with s.client(old) as c:
+            refused = c.get("/v1/me")
+            assert refused.status_code == 401 and refused.json()["message"].startswith("token revoked")
+    with s.client("fyl_never_issued") as c:
+        unknown = c.get("/v1/me").json()["message"]
+        assert "revoked" not in unknown and "wrong" in unknown
+    missing = s.cli("revoke-liaison", "l-nobody", code=1)
+    assert "no liaison l-nobody" in missing.stderr
+    s.cli("rotate-token", "l-nobody", code=1)
+
+
+def test_audit_shows_who_did_what_to_a_ticket(central_server: CentralServer) -> None:
+    s = central_server
+    s.add_unit("t1")
+    token = _token(s.cli("add-liaison", "赵六", "--unit", "t1", "--id", "l-zhao").stdout)
+    [ticket_id] = s.register_and_assign("t1", 1, prefix="AUD")
+    s.cli("urge", ticket_id, "--comment", "尽快")
+    with s.client(token) as c:
+        c.post("/v1/sync/push", json={"client_id": "laptop-1", "actions": [{"seq": 1, "action": {
+            "kind": "accept", "action_id": "a" * 32, "ticket_id": ticket_id, "created_at": "2025-06-03T09:00:00+08:00",
+            "base": {"status": "assigned", "unit_id": "t1", "epoch": 1}}}]}).raise_for_status()  # fmt: skip
+    s.cli("revoke-liaison", "l-zhao")
+    rows = json.loads(s.cli("audit", "--ticket", ticket_id, "--json").stdout)
+    assert [r["what"] for r in rows] == [
+        "accept:applied",
+        "urge:applied",
+        "assign:applied",
+        "register:applied",
+    ]
+    accept = rows[0]
+    assert (accept["actor"], accept["role"], accept["client_id"], accept["remote_addr"]) == (
+        "赵六", "liaison", "laptop-1", "127.0.0.1")  # fmt: skip
+    text = s.cli("audit", "--ticket", ticket_id).stdout.splitlines()
+    assert len(text) == 4 and "register:applied" in text[0] and "client laptop-1" in text[-1]
+    assert len(s.cli("audit", "--limit", "2").stdout.splitlines()) == 2
+    assert "revoke_liaison" in s.cli("audit", "--limit", "1").stdout
+    assert "revoke_liaison" in s.cli("audit", "--target", "l-zhao").stdout
+    assert "no audit rows for NOPE" in s.cli("audit", "--ticket", "NOPE").stdout
+    s.cli("audit", "--limit", "0", code=2)
