@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import itertools
 import uuid
@@ -163,3 +164,40 @@ def test_a_big_bulk_action_pauses_garbage_collection_and_resumes_it_even_on_fail
     fail[0] = False
     assert all(r.ok for r in replica.resolve(["A1", "P1"], "已处理完毕"))
     assert seen == [False, False] and gc.isenabled()
+
+
+@pytest.mark.parametrize(
+    "created_at",
+    [
+        dt.datetime(2025, 6, 11, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+        dt.datetime(2025, 6, 11, 2, 0, 0, 123456, tzinfo=dt.UTC),
+        dt.datetime(2025, 12, 31, 23, 59, 59, 1, tzinfo=dt.timezone(dt.timedelta(hours=-3, minutes=-30))),
+    ],
+)
+def test_bulk_action_json_is_the_models_own(created_at):
+    from local_db.replica import _ActionJson, _bases
+    from schemas.actions import Accept, AddNote, Resolve
+
+    to_json, base = _ActionJson(), _bases()
+    replies = ["已办结", '引号"\\反斜杠\n换行\t制表\x1f\x00控制 \u2028 emoji 😀', "x" * 4000]
+    actions = [
+        Accept(
+            action_id="a" * 32, ticket_id="FY1", base=base(Status.ASSIGNED, "U1", 1), created_at=created_at
+        ),
+        Accept(
+            action_id="b" * 32, ticket_id="FY2", base=base(Status.ASSIGNED, None, 0), created_at=created_at
+        ),
+        *(
+            Resolve(
+                action_id=f"r{i}" * 8,
+                ticket_id="FY_3-x",
+                base=base(Status.IN_PROGRESS, "U.2:x", 7),
+                created_at=created_at,
+                reply=reply,
+            )
+            for i, reply in enumerate(replies)
+        ),
+        AddNote(ticket_id="FY1", base=base(Status.RESOLVED, "U1", 1), created_at=created_at, text="便签"),
+    ]
+    for action in actions * 2:  # the second time from its caches
+        assert to_json(action) == action.model_dump_json()
