@@ -7,7 +7,9 @@ makes a sync cut at any point — a dropped link, a killed process — resume wh
 - a push whose answer was lost is simply sent again; the server answers ``duplicate`` for
   what it already decided, and the outbox is trimmed only once the outcomes are stored;
 - each pulled page is stored together with its cursor in one transaction, so the next pull
-  starts after the last page that was stored, never before and never after.
+  starts after the last page that was stored, never before and never after. The next page is
+  fetched (on a helper thread) while a page is stored, but it is stored only after that page
+  committed; when storing fails the fetched page is dropped.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import orjson
 
+from schemas.wire import MAX_PULL_LIMIT
 from sync.client import SyncClient, garbage_message
 from sync.errors import ServerError, SyncError
 
@@ -32,6 +36,8 @@ PUSH_BATCH = 500
 MAX_ROUNDS = 3
 #: How many clean re-pulls the server may ask for in one sync before we call it broken.
 MAX_RESETS = 2
+#: The server's page size when a pull asks for none (``central.service.DEFAULT_PULL_LIMIT``).
+DEFAULT_PAGE = 1000
 
 
 @dataclass
@@ -150,53 +156,142 @@ def _push_outbox(replica, client: SyncClient, report: SyncReport, notify: Progre
 def _pull_pages(
     replica, client: SyncClient, report: SyncReport, notify: Progress, page_limit: int | None
 ) -> None:
+    """Pull until the server has nothing more, fetching page k+1 while page k is stored.
+
+    Only this thread touches the replica: the fetcher thread does HTTP and decoding, and is
+    given the cursor and versions page k will leave in the replica once stored. Page k+1 is
+    used only after page k was committed (with its cursor), so a failure at any point leaves
+    the replica exactly as a one-page-at-a-time pull would — a prefetched page is dropped.
+    """
     resets = 0
     pages = 0
     notify("pull", 0, None)
-    while True:
-        state = replica.state()
-        page = _fetch_page(client, state, page_limit)
-        if page.get("reset") is True:
-            resets += 1
-            if resets > MAX_RESETS:
+    sizer = _PageSizer(page_limit)
+    # One worker: at most one request is in flight, and the requests stay in cursor order.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fycli-pull") as fetcher:
+        ask = _Ask.of(replica.state())
+        page = _fetch_page(client, ask, sizer)
+        while True:
+            if page.get("reset") is True:
+                resets += 1
+                if resets > MAX_RESETS:
+                    raise ServerError(
+                        f"the server at {client.base_url} asked for a clean re-pull {resets} times in "
+                        "one sync; it is misbehaving. Nothing was lost; tell the platform's operator."
+                    )
+                replica.reset_pulled_state()
+                report.resets += 1
+                ask = _Ask.of(replica.state())
+                page = _fetch_page(client, ask, sizer)
+                continue
+            has_more = page.get("has_more")
+            if has_more is True and ask.cursor is not None and page.get("cursor") == ask.cursor:
                 raise ServerError(
-                    f"the server at {client.base_url} asked for a clean re-pull {resets} times in one "
-                    "sync; it is misbehaving. Nothing was lost; tell the platform's operator."
+                    f"the server at {client.base_url} said there is more to pull but did not move "
+                    "the cursor; it is misbehaving. Nothing was lost; tell the platform's operator."
                 )
-            replica.reset_pulled_state()
-            report.resets += 1
-            continue
-        has_more = page.get("has_more")
-        if has_more is True and state.cursor is not None and page.get("cursor") == state.cursor:
-            raise ServerError(
-                f"the server at {client.base_url} said there is more to pull but did not move the "
-                "cursor; it is misbehaving. Nothing was lost; tell the platform's operator."
-            )
-        try:
-            # The replica checks the whole page before it writes anything, then stores it and its
-            # cursor in one transaction.
-            replica.apply_pull_page_raw(page)
-        except ValueError as exc:
-            raise ServerError(garbage_message(client.base_url, "GET /v1/sync/pull", None, str(exc))) from exc
-        pages += 1
-        report.pages += 1
-        report.pulled_tickets += len(page.get("tickets") or ())
-        report.removed += len(page.get("removed") or ())
-        report.notes += len(page.get("notes") or ())
-        report.events += len(page.get("events") or ())
-        notify("pull", pages, None if has_more else pages)
-        if not has_more:
+            foreseen = _Ask.after(page, ask)
+            upcoming = fetcher.submit(_fetch_page, client, foreseen, sizer) if has_more else None
+            try:
+                # The replica checks the whole page before it writes anything, then stores it and
+                # its cursor in one transaction.
+                replica.apply_pull_page_raw(page)
+            except BaseException as exc:
+                if upcoming is not None:
+                    upcoming.cancel()  # not sent yet: never will be; in flight: waited for, dropped
+                if isinstance(exc, ValueError):
+                    raise ServerError(
+                        garbage_message(client.base_url, "GET /v1/sync/pull", None, str(exc))
+                    ) from exc
+                raise
+            pages += 1
+            report.pages += 1
+            report.pulled_tickets += len(page.get("tickets") or ())
+            report.removed += len(page.get("removed") or ())
+            report.notes += len(page.get("notes") or ())
+            report.events += len(page.get("events") or ())
+            notify("pull", pages, None if has_more else pages)
+            if upcoming is None:
+                return
+            ask = _Ask.of(replica.state())
+            if ask == foreseen:
+                page = upcoming.result()
+            else:  # the replica is not where the prefetch assumed: ask again from where it is
+                with contextlib.suppress(Exception):
+                    upcoming.result()
+                page = _fetch_page(client, ask, sizer)
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """What a pull request tells the server: where the replica is (cursor, calendar version,
+    metrics etag). Read from the replica, or foreseen as page k will leave it once stored."""
+
+    cursor: str | None
+    calendar_version: int | None
+    metrics_etag: str | None
+
+    @classmethod
+    def of(cls, state) -> _Ask:
+        return cls(state.cursor, state.calendar_version, state.metrics_etag)
+
+    @classmethod
+    def after(cls, page: dict, before: _Ask) -> _Ask:
+        """The replica's position once ``page`` is stored: its cursor always; the calendar
+        version and metrics etag only when the page carried a calendar or metrics (that is
+        what :meth:`Replica.apply_pull_page_raw` records)."""
+        calendar = page.get("calendar") is not None
+        metrics = page.get("metrics") is not None
+        return cls(
+            page.get("cursor"),
+            page.get("calendar_version", 0) if calendar else before.calendar_version,
+            page.get("metrics_etag") if metrics else before.metrics_etag,
+        )
+
+
+class _PageSizer:
+    """The page size to ask for: the caller's, or grown while the link keeps up.
+
+    A pull starts with the server's default page. While pages come full (a first pull, or a
+    backlog after long offline) and quickly, it asks for bigger ones, up to the protocol's
+    maximum: fewer round trips and per-page costs on a good link. On a slow link pages stay at
+    the default, so a drop mid-page loses little.
+    """
+
+    #: A page should take about this long to fetch (request to decoded JSON).
+    TARGET_SECONDS = 1.5
+
+    def __init__(self, fixed: int | None) -> None:
+        self.fixed = fixed
+        self.limit: int | None = fixed
+
+    def next_limit(self) -> int | None:
+        return self.limit
+
+    def observe(self, asked: int | None, page: dict, seconds: float) -> None:
+        if self.fixed is not None:
             return
+        if page.get("has_more") is not True:
+            self.limit = None
+            return
+        got = len(page.get("tickets") or ()) or 1
+        grown = int(got * self.TARGET_SECONDS / max(seconds, 1e-3))
+        if grown <= DEFAULT_PAGE:
+            self.limit = None
+        else:
+            self.limit = min(MAX_PULL_LIMIT, grown, max(asked or DEFAULT_PAGE, got) * 4)
 
 
-def _fetch_page(client: SyncClient, state, page_limit: int | None) -> dict:
+def _fetch_page(client: SyncClient, ask: _Ask, sizer: _PageSizer) -> dict:
     """One pull page as decoded JSON. Pages are big (up to 5,000 tickets): they are decoded once
     with orjson and checked by the replica's fast path, not parsed into models here."""
+    limit = sizer.next_limit()
+    started = time.monotonic()
     raw, response = client.pull_raw(
-        state.cursor,
-        limit=page_limit,
-        calendar_version=state.calendar_version,
-        metrics_etag=state.metrics_etag,
+        ask.cursor,
+        limit=limit,
+        calendar_version=ask.calendar_version,
+        metrics_etag=ask.metrics_etag,
     )
     try:
         page = orjson.loads(raw)
@@ -206,6 +301,7 @@ def _fetch_page(client: SyncClient, state, page_limit: int | None) -> dict:
         ) from None
     if not isinstance(page, dict) or not isinstance(page.get("has_more"), bool):
         raise ServerError(garbage_message(client.base_url, "GET /v1/sync/pull", response, "not a pull page"))
+    sizer.observe(limit, page, time.monotonic() - started)
     return page
 
 
