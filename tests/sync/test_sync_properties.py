@@ -15,14 +15,23 @@ and a crash of the client between any two of the sync's local steps. After a fin
 
 ``FYCLI_PROPERTY_EXAMPLES`` runs more examples than the default (e.g. 300 before a release).
 Hypothesis keeps every failing example in its database (.hypothesis/) and replays it first.
+
+Hypothesis must be able to replay an example exactly, so nothing outside its control may steer
+the machine: the server and each replica read a clock of their own that ticks one second per
+reading from a fixed start (the real clock put timestamps, and so the order of equal-time rows,
+at the mercy of the machine's speed), and a conflict is picked by the order the test saw it
+queued, not by its random action id. Under ``CI=true`` the examples are derandomized and no
+database is used, so CI runs the same examples every time; locally they are random.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import sqlite3
 import tempfile
+import threading
 from pathlib import Path
 
 import httpx
@@ -33,7 +42,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from central.app import create_app
-from central.service import decode_cursor
+from central.service import Service, decode_cursor
 from central.storage.engine import open_database
 from local_db.api import TicketQuery, View
 from local_db.replica import Replica
@@ -48,6 +57,27 @@ ADMIN = "fyadm_properties_test_token"
 UNITS = ("u1", "u2")
 LIAISONS = (("u1", "甲"), ("u1", "乙"), ("u2", "丙"))
 FAULTS = (None, None, "drop", "lost", "dup", "5xx")
+#: Where every clock of an example starts (the central actions below are dated this morning).
+START = dt.datetime(2025, 6, 11, 2, 0, tzinfo=dt.UTC)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+class TickingClock:
+    """A clock that moves one second per reading: the same steps read the same times.
+
+    One per component (the server, each replica): a replica is only used by the test's thread,
+    and the server answers one request at a time, so each clock's readings come in the same
+    order on every replay (a clock shared with the pull's fetcher thread would not).
+    """
+
+    def __init__(self, start: dt.datetime = START) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> dt.datetime:
+        with self._lock:
+            self._now += dt.timedelta(seconds=1)
+            return self._now
 
 
 class Crash(Exception):
@@ -124,13 +154,13 @@ class SyncMachine(RuleBasedStateMachine):
         self.dir = Path(tempfile.mkdtemp(prefix="fycli-props-"))
         self.central_db = self.dir / "central.db"
         shutil.copy(self.template, self.central_db)
-        app = create_app(f"sqlite:///{self.central_db}")
+        app = create_app(service=Service(open_database(f"sqlite:///{self.central_db}"), clock=TickingClock()))
         app.state.service.ensure_admin_token(ADMIN)
         self.http = TestClient(app, headers={"Authorization": f"Bearer {ADMIN}"})
         for unit in UNITS:
             self._admin("POST", "/v1/admin/units", json={"id": unit, "name": f"{unit}镇", "kind": "township"})
         self.transport = FaultyTransport(self.http._transport)
-        self.clients, self.replicas, self.paths = [], [], []
+        self.clients, self.replicas, self.paths, self.clocks = [], [], [], []
         for i, (unit, name) in enumerate(LIAISONS):
             token = self._admin("POST", "/v1/admin/liaisons", json={"name": name, "unit_id": unit})["token"]
             self.clients.append(
@@ -143,7 +173,8 @@ class SyncMachine(RuleBasedStateMachine):
                 )
             )
             self.paths.append(self.dir / f"replica-{i}.db")
-            self.replicas.append(Replica.open(self.paths[-1], create=True))
+            self.clocks.append(TickingClock())
+            self.replicas.append(Replica.open(self.paths[-1], create=True, clock=self.clocks[-1]))
         self.tickets: list[str] = []
         for n in range(6):
             self._new_ticket(UNITS[n % 2])
@@ -158,7 +189,7 @@ class SyncMachine(RuleBasedStateMachine):
 
     def _new_ticket(self, unit: str) -> None:
         tid = f"T{len(self.tickets):04d}"
-        self._admin("POST", "/v1/admin/tickets", json=register_body(tid))
+        self._admin("POST", "/v1/admin/tickets", json=register_body(tid, created_at=START.isoformat()))
         self._central(tid, "assign", unit_id=unit)
         self.tickets.append(tid)
 
@@ -168,7 +199,7 @@ class SyncMachine(RuleBasedStateMachine):
 
     def _track(self, r: int) -> None:
         for entry in self.replicas[r].outbox(limit=1_000_000):
-            self.queued.setdefault(entry.action_id, r)
+            self.queued.setdefault(entry.action_id, r)  # in queue order: replays see the same order
 
     def _visible(self, r: int) -> list[str]:
         return sorted(self.replicas[r].ids_matching(TicketQuery(view=View.ALL)))
@@ -179,7 +210,7 @@ class SyncMachine(RuleBasedStateMachine):
             sync(CrashingReplica(self.replicas[r], crash_at, after), self.clients[r])
         except Crash:
             self.replicas[r].close()  # the process died: what is on disk is all there is
-            self.replicas[r] = Replica.open(self.paths[r])
+            self.replicas[r] = Replica.open(self.paths[r], clock=self.clocks[r])
         except SyncError:
             pass
         finally:
@@ -216,7 +247,12 @@ class SyncMachine(RuleBasedStateMachine):
 
     @rule(r=st.integers(0, 2), pick=st.integers(0, 99), how=st.sampled_from(["reapply", "note", "drop"]))
     def liaison_settles_a_conflict(self, r: int, pick: int, how: str) -> None:
-        conflicts = self.replicas[r].conflicts()
+        # By the order the test saw them queued: the replica's own order breaks ties of refusal
+        # time by action id, which is random.
+        order = {action_id: i for i, action_id in enumerate(self.queued)}
+        conflicts = sorted(
+            self.replicas[r].conflicts(), key=lambda c: (order.get(c.action_id, len(order)), c.action_id)
+        )
         if conflicts:
             self.replicas[r].resolve_conflict(conflicts[pick % len(conflicts)].action_id, how)
             self._track(r)
@@ -322,6 +358,9 @@ def test_sync_state_machine(central_template):
         stateful_step_count=20,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-        derandomize=False,
+        # CI: the same examples on every run, and no example database to carry between runs.
+        derandomize=IN_CI,
+        database=None if IN_CI else settings.default.database,
+        print_blob=True,
     )
     run().runTest()
