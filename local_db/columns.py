@@ -97,6 +97,15 @@ def join_doc(doc: bytes | str, text: str) -> dict:
     return d
 
 
+_REVISION = DOC_KEYS.index("revision")
+
+
+def doc_revision(doc: bytes | str) -> int:
+    """The revision of the server state :func:`split_doc` stored."""
+    d = orjson.loads(doc)
+    return d[_REVISION] if type(d) is list else d.get("revision", 0)
+
+
 def micros(moment: dt.datetime) -> int:
     return round(moment.timestamp() * 1_000_000)
 

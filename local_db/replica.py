@@ -44,7 +44,15 @@ from local_db.api import (
     TicketRow,
     View,
 )
-from local_db.columns import COLUMNS, BadTicket, check_raw_ticket, columns_of, join_doc, split_doc
+from local_db.columns import (
+    COLUMNS,
+    BadTicket,
+    check_raw_ticket,
+    columns_of,
+    doc_revision,
+    join_doc,
+    split_doc,
+)
 from local_db.schema import SCHEMA_VERSION, corrupt_error, inspect_file, locked_error, migrate
 from local_db.textindex import TextIndex
 from schemas.actions import (
@@ -77,6 +85,13 @@ _UPSERT_TICKET = (
     f"INSERT INTO tickets (rid, {', '.join(COLUMNS)}, in_scope) "
     f"VALUES (?, {', '.join('?' for _ in COLUMNS)}, 1) "
     f"ON CONFLICT (rid) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in COLUMNS)}, in_scope = 1"
+)
+#: The same, with in_scope given (a pushed action's ticket may have left the unit).
+_UPSERT_SERVER_TICKET = (
+    f"INSERT INTO tickets (rid, {', '.join(COLUMNS)}, in_scope) "
+    f"VALUES (?, {', '.join('?' for _ in COLUMNS)}, ?) "
+    f"ON CONFLICT (rid) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in COLUMNS)}, "
+    "in_scope = excluded.in_scope"
 )
 _UPDATE_VIEW = f"UPDATE tickets SET {', '.join(f'{c} = ?' for c in COLUMNS[1:])}, pending = ?, conflict = ? WHERE rid = ?"
 
@@ -828,33 +843,46 @@ class Replica:
     def apply_push_results(self, results: list[ActionResult], acked_seq: int | None = None) -> None:
         """Drop decided actions from the outbox; refused ones go to the conflict inbox.
 
-        One transaction. Applied (or duplicate of applied): removed from the outbox, and the
-        returned ticket becomes the server state (unless a newer one was already pulled).
-        Rejected (or duplicate of rejected): moved to the inbox with its full payload, the
-        reason, the server's ticket and who changed it when. ``acked_seq`` (the push answer's)
-        is remembered in the sync state.
+        One transaction. Every result that carries the ticket (applied, rejected, or a
+        duplicate of either) makes it the server state, unless the replica already holds a
+        newer revision of the server's: a refusal because the ticket moved to another unit
+        so leaves the working list at once (out of scope), instead of showing as ours until
+        the next pull. Applied: removed from the outbox. Rejected: moved to the inbox with its
+        full payload, the reason, the server's ticket and who changed it when. ``acked_seq``
+        (the push answer's) is remembered in the sync state. The views are recomputed.
         """
         now = _iso(self._clock())
-        with self._tx():
-            touched: list[str] = []
+        with self._tx(), _gc_paused() if len(results) >= self._BIG_BATCH else contextlib.nullcontext():
+            c = self._conn
+            entries = {
+                action_id: (ticket_id, kind, doc)
+                for action_id, ticket_id, kind, doc in c.execute(
+                    "SELECT action_id, ticket_id, kind, json FROM outbox "
+                    "WHERE action_id IN (SELECT value FROM json_each(?))",
+                    (orjson.dumps([r.action_id for r in results]).decode(),),
+                )
+            }
+            newest: dict[str, Ticket] = {}  # the latest server state of each ticket in the answer
             for result in results:
-                entry = self._conn.execute(
-                    "SELECT ticket_id, kind, json FROM outbox WHERE action_id = ?", (result.action_id,)
-                ).fetchone()
-                outcome = result.original_outcome if result.outcome == "duplicate" else result.outcome
-                if result.ticket is not None:
-                    self._store_server_ticket(result.ticket)
-                    touched.append(result.ticket.id)
+                ticket = result.ticket
+                if ticket is not None:
+                    have = newest.get(ticket.id)
+                    if have is None or ticket.revision >= have.revision:
+                        newest[ticket.id] = ticket
+            self._store_server_tickets(list(newest.values()))
+            touched = list(newest)
+            decided: list[tuple[str]] = []
+            refused: list[tuple] = []
+            for result in results:
+                entry = entries.pop(result.action_id, None)
                 if entry is None:
                     continue  # already handled (a result delivered twice)
                 ticket_id, kind, doc = entry
                 touched.append(ticket_id)
-                self._conn.execute("DELETE FROM outbox WHERE action_id = ?", (result.action_id,))
+                decided.append((result.action_id,))
+                outcome = result.original_outcome if result.outcome == "duplicate" else result.outcome
                 if outcome == "rejected":
-                    self._conn.execute(
-                        "INSERT OR REPLACE INTO conflicts (action_id, ticket_id, kind, json, reason, message, "
-                        "server_ticket, changed_by, changed_at, refused_at, state) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')",
+                    refused.append(
                         (
                             result.action_id,
                             ticket_id,
@@ -866,34 +894,65 @@ class Replica:
                             result.changed_by,
                             _iso(result.changed_at),
                             now,
-                        ),
+                        )
                     )
+            c.executemany("DELETE FROM outbox WHERE action_id = ?", decided)
+            c.executemany(
+                "INSERT OR REPLACE INTO conflicts (action_id, ticket_id, kind, json, reason, message, "
+                "server_ticket, changed_by, changed_at, refused_at, state) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')",
+                refused,
+            )
             if acked_seq is not None:
                 self._set_meta(acked_seq=max(acked_seq, int(self._meta("acked_seq") or 0)))
             self._refresh(touched)
 
-    def _store_server_ticket(self, ticket: Ticket) -> None:
-        """Store a ticket the server returned, unless the replica already has a newer revision."""
-        row = self._conn.execute("SELECT rid, revision FROM tickets WHERE id = ?", (ticket.id,)).fetchone()
-        if row is not None and row[1] > ticket.revision:
+    def _store_server_tickets(self, tickets: list[Ticket]) -> None:
+        """Store tickets the server returned, each unless the replica holds a newer revision of
+        the server's state (compared with the stored server doc: the row's own revision is the
+        view's, ahead by the unsent actions). A ticket now with another unit leaves the working
+        list; one already out of scope stays out until a pull brings it back."""
+        if not tickets:
             return
-        raw = orjson.loads(ticket.model_dump_json())
-        columns, text = check_raw_ticket(raw)
-        rid = row[0] if row is not None else self._next_rid()
-        if row is not None:
-            old = self._conn.execute("SELECT text FROM search WHERE rid = ?", (rid,)).fetchone()
-            if old is not None and old[0] != text:
-                self._bump_search_version()
-        was = self._conn.execute("SELECT in_scope FROM tickets WHERE rid = ?", (rid,)).fetchone()
+        c = self._conn
+        stored = {
+            ticket_id: (rid, in_scope, doc, text)
+            for ticket_id, rid, in_scope, doc, text in c.execute(
+                "SELECT t.id, t.rid, t.in_scope, d.json, s.text FROM tickets t "
+                "JOIN docs d ON d.rid = t.rid JOIN search s ON s.rid = t.rid "
+                "WHERE t.id IN (SELECT value FROM json_each(?))",
+                (orjson.dumps([t.id for t in tickets]).decode(),),
+            )
+        }
         unit = self._meta("unit_id")
-        self._conn.execute(_UPSERT_TICKET, (rid, *columns))
-        if (was is not None and not was[0]) or (unit is not None and ticket.unit_id != unit):
-            # Out of scope stays out until a pull brings it back; a ticket now elsewhere leaves.
-            self._conn.execute("UPDATE tickets SET in_scope = 0 WHERE rid = ?", (rid,))
-        self._conn.execute(
-            "INSERT OR REPLACE INTO docs (rid, json) VALUES (?, ?)", (rid, split_doc(raw, text))
-        )
-        self._conn.execute("INSERT OR REPLACE INTO search (rid, text) VALUES (?, ?)", (rid, text))
+        next_rid = self._next_rid()
+        ticket_rows, doc_rows, search_rows = [], [], []
+        text_changed = False
+        for ticket in tickets:
+            old = stored.get(ticket.id)
+            if old is not None and doc_revision(old[2]) > ticket.revision:
+                continue
+            raw = ticket.model_dump(mode="json")
+            columns, text = check_raw_ticket(raw)
+            if old is None:
+                rid, in_scope = next_rid, 1
+                next_rid += 1
+            else:
+                rid, in_scope = old[0], old[1]
+            if unit is not None and ticket.unit_id != unit:
+                in_scope = 0
+            ticket_rows.append((rid, *columns, in_scope))
+            doc_rows.append((rid, split_doc(raw, text)))
+            if old is None or old[3] != text:
+                # The search text rarely changes here (not on a sign-for or a resolve): write it,
+                # and invalidate in-memory copies, only when it does.
+                search_rows.append((rid, text))
+                text_changed = text_changed or old is not None
+        if text_changed:
+            self._bump_search_version()
+        c.executemany(_UPSERT_SERVER_TICKET, ticket_rows)
+        c.executemany("INSERT OR REPLACE INTO docs (rid, json) VALUES (?, ?)", doc_rows)
+        c.executemany("INSERT OR REPLACE INTO search (rid, text) VALUES (?, ?)", search_rows)
 
     def _bump_search_version(self) -> None:
         """Say that an existing search text changed or went (in-memory copies reload)."""

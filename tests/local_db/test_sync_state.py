@@ -323,3 +323,75 @@ def test_stored_docs_round_trip_compact_and_plain(replica):
     assert replica.detail("CMP").server_ticket == _server("CMP")
     assert replica.detail("ODD").server_ticket.title == "标题\x1f含分隔符"
     assert replica.detail("PART").server_ticket.counters.reworks == 0
+
+
+# -- the server's state from push results ------------------------------------------------------
+
+
+def _reassigned_a1(revision: int = 3) -> Ticket:
+    return _server(
+        "A1",
+        status="assigned",
+        unit_id="U2",
+        epoch=2,
+        epoch_cause="reassign",
+        past_units=["U1"],
+        accepted_at=None,
+        revision=revision,
+    )
+
+
+@pytest.mark.parametrize("duplicate", [False, True])
+def test_a_refusal_for_a_reassigned_ticket_stores_the_servers_state(replica, duplicate):
+    # Signed for and resolved offline: the view's revision (2 + 2 local steps) is ahead of the
+    # server's, which moved once (reassigned to U2, revision 3).
+    assert replica.resolve(["A1"], "已处理")[0].ok
+    accept, resolve = replica.outbox()
+    server = _reassigned_a1()
+    outcome = (
+        {"outcome": "duplicate", "original_outcome": "rejected"} if duplicate else {"outcome": "rejected"}
+    )
+    replica.apply_push_results(
+        [
+            ActionResult(
+                action_id=e.action_id,
+                seq=e.seq,
+                reason=Reason.REASSIGNED,
+                message="now with U2",
+                ticket=server,
+                **outcome,
+            )
+            for e in (accept, resolve)
+        ]
+    )
+    detail = replica.detail("A1")
+    assert detail.server_ticket == server and detail.ticket == server
+    assert not detail.in_scope and detail.badge == "conflict"
+    assert "A1" not in {r.id for r in replica.query(TicketQuery(view=View.ASSIGNED))}
+    assert "A1" in {r.id for r in replica.query(TicketQuery(view=View.OUT_OF_SCOPE))}
+    assert replica.counts_by_view()[View.ASSIGNED] == 0
+    # Signing for it again is refused here, as the server would.
+    [again] = replica.accept(["A1"])
+    assert not again.ok and again.reason is Reason.REASSIGNED and replica.pending_count() == 0
+
+
+def test_a_result_older_than_the_stored_server_state_is_not_stored(replica):
+    replica.accept(["A1"])
+    [entry] = replica.outbox()
+    newer = _reassigned_a1(revision=5)
+    replica.apply_pull_page_raw(page([newer.model_dump(mode="json")], cursor="c2"))
+    older = _server("A1", status="in_progress", revision=3)
+    replica.apply_push_results([_result(entry, "duplicate", original_outcome="applied", ticket=older)])
+    assert replica.detail("A1").server_ticket == newer
+
+
+def test_an_applied_result_is_stored_while_later_actions_are_still_queued(replica):
+    # accept then resolve queued; the accept's result comes back alone (the resolve waits).
+    replica.resolve(["A1"], "已处理")
+    accept, _ = replica.outbox()
+    server = _server("A1", status="in_progress", revision=3)
+    replica.apply_push_results([_result(accept, "applied", ticket=server)])
+    detail = replica.detail("A1")
+    assert detail.server_ticket == server
+    assert detail.ticket.status is Status.RESOLVED and replica.pending_count() == 1
+    assert replica.count(TicketQuery(view=View.RESOLVED)) == 2
