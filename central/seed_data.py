@@ -1053,6 +1053,12 @@ def generate_appeals(
     return _generate(rng, n, area_table)
 
 
+def _group(values: dict[str, Any], drawn: str) -> str:
+    """The address's 村民小组: the one the description names, if it names one. ``drawn`` is
+    drawn either way, so every appeal after this one stays the same for a given seed."""
+    return values.get("group") or drawn
+
+
 def _generate(
     rng: random.Random, n: int, area_table: list[tuple[str, str, tuple[str, ...], str]]
 ) -> Iterator[dict[str, Any]]:
@@ -1126,7 +1132,7 @@ def _generate(
             "citizen_name": name,
             "citizen_phone": f"{phones[int(r() * n_ph)]}{int(r() * 100_000_000):08d}",
             "needs_callback": r() < 0.15,
-            "address": f"{c}{t}{village}{values.get('group') or groups[int(r() * n_grp)]}组",
+            "address": f"{c}{t}{village}{_group(values, groups[int(r() * n_grp)])}组",
             "county": c,
             "township": t,
             "village": village,
