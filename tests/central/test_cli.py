@@ -1,15 +1,41 @@
-"""`fycli central …` against a real `fycli serve` over real HTTP (the commands run in this
-process: click's runner)."""
+"""`fycli central …` against a real `fycli serve` over real HTTP: the commands run in this
+process (click's runner), one smoke test starts a real `fycli central` process."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
-from tests.servers import CentralServer
+from tests.servers import REPO, CentralServer
 
 
 def _token(out: str) -> str:
     return out.split("token (shown once): ")[1].strip()
+
+
+def test_central_commands_drive_a_real_server(central_server: CentralServer) -> None:
+    s = central_server
+    assert "added unit t9" in s.cli("add-unit", "t9", "九龙镇人民政府", "--county", "颍州区", "--township",
+                                    "九龙镇").stdout  # fmt: skip
+    token = _token(s.cli("add-liaison", "张三", "--unit", "t9").stdout)
+    with s.client(token) as c:
+        assert c.get("/v1/me").json()["unit_id"] == "t9"
+    s.cli("register", "CLI-1", "--title", "路灯不亮", "--county", "颍州区", "--township", "九龙镇",
+          "--phone", "13900001111")  # fmt: skip
+    assert "applied" in s.cli("assign", "CLI-1", "--unit", "t9").stdout
+    s.cli("urge", "CLI-1", "--comment", "尽快")
+    s.cli("supervise", "CLI-1", "--listed")
+    refused = json.loads(s.cli("--json", "reassign", "CLI-1", "--unit", "t9", code=1).stdout)  # same unit
+    assert refused["reason"] == "INVALID"
+    flags = s.ticket("CLI-1")["ticket"]["flags"]
+    assert flags["urged"] == 1 and flags["listed"]
+    assert "t9\ttownship\t九龙镇人民政府" in s.cli("units").stdout
+    seeded = json.loads(s.cli("--json", "seed", "60", "--county", "颍上县").stdout)
+    assert seeded["tickets"] == 60
+    wrong = s.cli("units", token="wrong", code=4)
+    assert "admin token" in wrong.stderr
 
 
 def test_revoked_and_rotated_tokens_are_refused_at_once(central_server: CentralServer) -> None:
@@ -80,3 +106,22 @@ def test_audit_shows_who_did_what_to_a_ticket(central_server: CentralServer) -> 
     assert "revoke_liaison" in s.cli("audit", "--target", "l-zhao").stdout
     assert "no audit rows for NOPE" in s.cli("audit", "--ticket", "NOPE").stdout
     s.cli("audit", "--limit", "0", code=2)
+
+
+def test_a_real_fycli_central_process_talks_to_the_server(central_server: CentralServer) -> None:
+    """Smoke: the installed entry point, in its own process, with the token from the env."""
+    s = central_server
+    s.add_unit("t1")
+    result = subprocess.run(
+        [sys.executable, "-m", "fycli", "central", "--server", s.url, "add-liaison", "钱七", "--unit", "t1"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "FYCLI_ADMIN_TOKEN": s.admin_token},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with s.client(_token(result.stdout)) as c:
+        assert c.get("/v1/me").json()["name"] == "钱七"
+    refused = subprocess.run(
+        [sys.executable, "-m", "fycli", "central", "--server", s.url, "--admin-token", "wrong", "units"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 4 and "admin token" in refused.stderr

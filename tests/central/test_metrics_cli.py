@@ -1,11 +1,9 @@
-"""Metrics on a known data set, the holiday calendar, seeding, and `fycli central` commands."""
+"""Metrics on a known data set (also through `fycli central metrics`), the holiday calendar, seeding."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -16,7 +14,7 @@ from central.storage.engine import open_database
 from schemas.actions import Accept, Assign, Base, RecordFeedback, Register, Resolve
 from schemas.enums import Role
 from schemas.workflow import Actor
-from tests.servers import REPO, CentralServer, register_body
+from tests.servers import CentralServer, register_body
 
 BJ = dt.timezone(dt.timedelta(hours=8))
 CENTRAL = Actor(Role.CENTRAL, "平台")
@@ -70,8 +68,8 @@ def test_metrics_on_a_known_data_set(tmp_path) -> None:
         rows = {
             m["unit_id"]: m for m in server.admin("GET", "/v1/admin/metrics", params={"month": "2025-03"})
         }
-        out = _cli(server, "--json", "metrics", "--month", "2025-03", "--unit", "t1")
-        text = _cli(server, "metrics", "--month", "2025-03")
+        out = server.cli("--json", "metrics", "--month", "2025-03", "--unit", "t1").stdout
+        text = server.cli("metrics", "--month", "2025-03").stdout
     t1, t2, t3 = rows["t1"], rows["t2"], rows["t3"]
     assert (t1["assigned"], t1["signed_on_time"], t1["due"], t1["resolved"], t1["evaluated"], t1["satisfied"]) == (
         3, 1, 3, 1, 2, 1)  # fmt: skip
@@ -145,50 +143,3 @@ def test_seed_in_worker_processes_gives_the_same_data(tmp_path) -> None:
     tickets, events = dumps[0]
     assert [row.change_seq for row in tickets] == list(range(1, 241))
     assert {row.ticket_id for row in events} == {row.id for row in tickets}
-
-
-def _cli(server: CentralServer, *args: str, code: int = 0) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "fycli", "central", "--server", server.url, "--admin-token", server.admin_token, *args],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert result.returncode == code, result.stderr
-    return result.stdout
-
-
-def test_central_commands_drive_a_real_server(central_server: CentralServer) -> None:
-    s = central_server
-    assert "added unit t9" in _cli(
-        s, "add-unit", "t9", "九龙镇人民政府", "--county", "颍州区", "--township", "九龙镇"
-    )
-    out = _cli(s, "add-liaison", "张三", "--unit", "t9")
-    token = out.split("token (shown once): ")[1].strip()
-    with s.client(token) as c:
-        assert c.get("/v1/me").json()["unit_id"] == "t9"
-    _cli(
-        s,
-        "register",
-        "CLI-1",
-        "--title",
-        "路灯不亮",
-        "--county",
-        "颍州区",
-        "--township",
-        "九龙镇",
-        "--phone",
-        "13900001111",
-    )
-    assert "applied" in _cli(s, "assign", "CLI-1", "--unit", "t9")
-    _cli(s, "urge", "CLI-1", "--comment", "尽快")
-    _cli(s, "supervise", "CLI-1", "--listed")
-    ticket = json.loads(_cli(s, "--json", "reassign", "CLI-1", "--unit", "t9", code=1))  # same unit
-    assert ticket["reason"] == "INVALID"
-    flags = s.ticket("CLI-1")["ticket"]["flags"]
-    assert flags["urged"] == 1 and flags["listed"]
-    seeded = json.loads(_cli(s, "--json", "seed", "60", "--county", "颍上县"))
-    assert seeded["tickets"] == 60
-    refused = subprocess.run(
-        [sys.executable, "-m", "fycli", "central", "--server", s.url, "--admin-token", "wrong", "units"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert refused.returncode == 4 and "admin token" in refused.stderr
