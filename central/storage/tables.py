@@ -113,6 +113,8 @@ notes = sa.Table(
     sa.Column("change_seq", sa.BigInteger, nullable=False),
     sa.Column("data", sa.Text, nullable=False),
     sa.Index("ix_notes_ticket_seq", "ticket_id", "change_seq"),
+    #: A pull page's history stamped in its commit range (``service._stamped_in``).
+    sa.Index("ix_notes_seq", "change_seq"),
 )
 
 RETURNS = sa.text("action = 'request_return'")
@@ -129,6 +131,8 @@ events = sa.Table(
     sa.Column("at", sa.String(40), nullable=False),
     sa.Column("data", sa.Text, nullable=False),
     sa.Index("ix_events_ticket_seq", "ticket_id", "change_seq"),
+    #: A pull page's history stamped in its commit range (``service._stamped_in``).
+    sa.Index("ix_events_seq", "change_seq"),
     sa.Index("ix_events_unit_at", "unit_id", "at"),
     #: The return requests (a few percent of the events) for the metrics' return rate.
     sa.Index("ix_events_returns", "unit_id", "at", sqlite_where=RETURNS, postgresql_where=RETURNS),

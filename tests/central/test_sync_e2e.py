@@ -6,6 +6,7 @@ import gzip
 
 import httpx
 import orjson
+import pytest
 
 from tests.servers import CentralServer, liaison_action, pull_all, push_body
 
@@ -132,14 +133,25 @@ def test_paging_in_commit_order(central_server: CentralServer) -> None:
     assert [t["id"] for p in pages for t in p["tickets"]] == ids
 
 
-def test_history_reaches_a_ticket_that_comes_on_a_later_page(central_server: CentralServer) -> None:
+@pytest.mark.parametrize("others", [0, 6], ids=["dense_range", "sparse_range"])
+def test_history_reaches_a_ticket_that_comes_on_a_later_page(
+    central_server: CentralServer, others: int
+) -> None:
     """A's first urge is stamped inside page 1's range but A itself (changed again later) comes
-    on page 2, above it: the urge must come on page 1, not be skipped."""
+    on page 2, above it: the urge must come on page 1, not be skipped.
+
+    Both ways the server finds that history (``service._stamped_in``): by the page's commit
+    range when the unit's changed tickets outnumber it (dense), by the unit's changed tickets
+    when other units' commits widen the range (sparse)."""
     token, (a, b) = _setup(central_server, 2)
+    central_server.add_unit("t9")
+    elsewhere = central_server.register_and_assign("t9", max(others, 1))
     with central_server.client(token) as c:
         _, cursor = pull_all(c)
         for ticket_id, comment in ((a, "一催"), (b, "催B"), (a, "二催")):
             central_server.act(ticket_id, "urge", comment=comment)
+            for other in elsewhere[:others]:
+                central_server.act(other, "urge", comment="别处")
         pages, _ = pull_all(c, cursor, limit=1)
     assert [[t["id"] for t in p["tickets"]] for p in pages] == [[b], [a]]
     urges = [(e["ticket_id"], e["action"]) for p in pages for e in p["events"]]
