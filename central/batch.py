@@ -226,52 +226,49 @@ class Batch:
         """Write everything staged, numbered in commit order (docs/protocol.md "Guarantees").
 
         SQLite (one writer holds the database for its whole transaction): take the numbers,
-        then write the rows with them. PostgreSQL: write the rows with placeholder numbers, then
-        take the numbers and stamp the rows in ONE statement (:func:`repo.stamp_seqs`), so the
-        counter row — which every writer of every server process waits for — is locked for one
-        server-side step, not for this process's round trips.
+        then write the rows with them. PostgreSQL: write the rows with placeholder numbers and
+        then take the numbers and stamp the rows in ONE statement (:func:`repo.stamp_seqs`), all
+        in one send: the counter row — which every writer of every server process waits for —
+        is locked for one server-side step, not for this process's round trips.
 
         With ``commit`` (what the service does) the transaction is committed here, on PostgreSQL
-        in the same send as the stamp: this must be the transaction's last statement.
-        ``commit=False`` leaves the commit to the caller (tests that stall a numbered
-        transaction).
+        in the same send: this must be the transaction's last statement. ``commit=False``
+        leaves the commit to the caller (tests that stall a numbered transaction).
         """
         conn = self.conn
-        sqlite = conn.dialect.name == "sqlite"
-        if self._actions:
-            conn.execute(t.actions.insert(), self._actions)
-        if self._audit:
-            conn.execute(t.audit.insert(), self._audit)
         dirty = [tid for tid, s in self._slots.items() if s.dirty and s.ticket is not None]
-        if dirty:
-            first = repo.take_seqs(conn, len(dirty)) if sqlite else None
-            self._write(
-                {tid: first + i if first is not None else repo.placeholder(i) for i, tid in enumerate(dirty)}
+        if conn.dialect.name != "sqlite":
+            seq_of = {tid: repo.placeholder(i) for i, tid in enumerate(dirty)}
+            repo.stamp_seqs(
+                conn,
+                self._writes(seq_of),
+                dirty,
+                notes=bool(self._notes),
+                events=bool(self._events),
+                exit_units=[unit for unit, _ in self._exits],
+                commit=commit,
             )
-            if not sqlite:
-                repo.stamp_seqs(
-                    conn,
-                    dirty,
-                    notes=bool(self._notes),
-                    events=bool(self._events),
-                    exit_units=[unit for unit, _ in self._exits],
-                    commit=commit,
-                )
-                return
+            return
+        first = repo.take_seqs(conn, len(dirty)) if dirty else 0
+        for stmt, rows in self._writes({tid: first + i for i, tid in enumerate(dirty)}):
+            conn.execute(stmt, rows)
         if commit:
             conn.connection.dbapi_connection.commit()  # SQLAlchemy's own commit finds nothing to do
 
-    def _write(self, seq_of: dict[str, int]) -> None:
-        """Write the changed tickets, notes, events and scope exits, numbered by ``seq_of``."""
-        conn = self.conn
+    def _writes(self, seq_of: dict[str, int]) -> list[tuple[sa.Executable, list[dict]]]:
+        """Every staged write as (statement, rows): the outcomes and audit rows, and the changed
+        tickets, notes, events and scope exits numbered by ``seq_of``."""
+        writes: list[tuple[sa.Executable, list[dict]]] = [
+            (t.actions.insert(), self._actions),
+            (t.audit.insert(), self._audit),
+        ]
         inserts, updates = [], []
         for tid, seq in seq_of.items():
             slot = self._slots[tid]
             scope_since = seq if slot.unit_changed else slot.scope_since
             values = repo.ticket_values(slot.ticket, seq, scope_since, slot.changed_by)
             (updates if slot.exists else inserts).append(values)
-        if inserts:
-            conn.execute(t.tickets.insert(), inserts)
+        writes.append((t.tickets.insert(), inserts))
         if updates:
             cols = [c for c in updates[0] if c != "id"]
             stmt = (
@@ -279,37 +276,27 @@ class Batch:
                 .where(t.tickets.c.id == sa.bindparam("b_id"))
                 .values({c: sa.bindparam(c) for c in cols})
             )
-            conn.execute(stmt, [{**{c: u[c] for c in cols}, "b_id": u["id"]} for u in updates])
-        if self._notes:
-            conn.execute(
-                t.notes.insert(),
-                [
-                    {"id": n.id, "ticket_id": tid, "change_seq": seq_of[tid], "data": n.model_dump_json()}
-                    for tid, n in self._notes
-                ],
-            )
-        if self._events:
-            conn.execute(
-                t.events.insert(),
-                [
-                    {
-                        "id": e.id,
-                        "ticket_id": tid,
-                        "change_seq": seq_of[tid],
-                        "action": e.action,
-                        "unit_id": e.unit_id or self._slots[tid].ticket.unit_id,
-                        "at": repo.iso(e.at),
-                        "data": e.model_dump_json(),
-                    }
-                    for tid, e in self._events
-                ],
-            )
-        if self._exits:
-            written = repo.iso(repo.utcnow())  # the wall clock, not a back-filled `at`
-            conn.execute(
-                t.scope_exits.insert(),
-                [
-                    {"change_seq": seq_of[tid], "unit_id": unit, "ticket_id": tid, "recorded_at": written}
-                    for unit, tid in self._exits
-                ],
-            )
+            writes.append((stmt, [{**{c: u[c] for c in cols}, "b_id": u["id"]} for u in updates]))
+        notes = [
+            {"id": n.id, "ticket_id": tid, "change_seq": seq_of[tid], "data": n.model_dump_json()}
+            for tid, n in self._notes
+        ]
+        events = [
+            {
+                "id": e.id,
+                "ticket_id": tid,
+                "change_seq": seq_of[tid],
+                "action": e.action,
+                "unit_id": e.unit_id or self._slots[tid].ticket.unit_id,
+                "at": repo.iso(e.at),
+                "data": e.model_dump_json(),
+            }
+            for tid, e in self._events
+        ]
+        written = repo.iso(repo.utcnow())  # a scope exit's wall clock, not a back-filled `at`
+        exits = [
+            {"change_seq": seq_of[tid], "unit_id": unit, "ticket_id": tid, "recorded_at": written}
+            for unit, tid in self._exits
+        ]
+        writes += [(t.notes.insert(), notes), (t.events.insert(), events), (t.scope_exits.insert(), exits)]
+        return [(stmt, rows) for stmt, rows in writes if rows]

@@ -110,6 +110,7 @@ def _stamp_sql(notes: bool, events: bool, exits: bool) -> str:
 
 def stamp_seqs(
     conn: Connection,
+    writes: Sequence[tuple[sa.Executable, list[dict]]],
     ticket_ids: Sequence[str],
     *,
     notes: bool,
@@ -117,29 +118,33 @@ def stamp_seqs(
     exit_units: Sequence[str],
     commit: bool,
 ) -> None:
-    """PostgreSQL: take ``len(ticket_ids)`` commit-order numbers and stamp this transaction's
-    placeholder rows (``ticket_ids`` in placeholder order; notes/events: whether any were
-    written; ``exit_units``: the units of the scope exits written) — ONE statement.
+    """PostgreSQL: run ``writes`` (statement, rows — rows numbered with :func:`placeholder`),
+    then take ``len(ticket_ids)`` commit-order numbers and stamp the placeholders in ONE
+    statement (``ticket_ids`` in placeholder order; notes/events: whether any were written;
+    ``exit_units``: the units of the scope exits written).
 
-    With ``commit`` the statement and the ``COMMIT`` leave together (psycopg pipeline mode):
-    the counter row is locked from this statement to the end of the commit with no client
-    round trip in between, so the other writers' wait is one server-side step, not this
-    process's thread scheduling. The transaction is over afterwards (SQLAlchemy's own commit
-    then finds nothing to do); nothing may be executed on ``conn`` before it ends.
+    Everything — the writes, the stamp and, with ``commit``, the ``COMMIT`` — leaves in one
+    send (psycopg pipeline mode): the counter row is locked from the stamp to the end of the
+    commit with no client round trip in between, so the other writers wait for one
+    server-side step, not for this process's thread scheduling. After ``commit`` the
+    transaction is over (SQLAlchemy's own commit then finds nothing to do): nothing may be
+    executed on ``conn`` before it ends.
     """
-    sql = _stamp_sql(notes, events, bool(exit_units))
+    stamp = _stamp_sql(notes, events, bool(exit_units)) if ticket_ids else None
     params = {"k": len(ticket_ids), "tickets": list(ticket_ids), "units": sorted(set(exit_units))}
-    if not commit:
-        conn.exec_driver_sql(sql, params)
-        return
     raw = conn.connection.dbapi_connection
     dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
-        with raw.pipeline():
-            raw.execute(sql, params)
-            raw.commit()
+        with raw.pipeline(), raw.cursor() as cur:
+            for stmt, rows in writes:
+                cur.executemany(str(stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))), rows)
+            if stamp is not None:
+                cur.execute(stamp, params)
+            if commit:
+                raw.commit()
     except dbapi_error as exc:  # raised as SQLAlchemy would: Service.write retries lost races
-        raise sa.exc.DBAPIError.instance(sql, params, exc, dbapi_error) from exc
+        what = f"{len(writes)} writes, the stamp{' and COMMIT' if commit else ''} (one pipeline)"
+        raise sa.exc.DBAPIError.instance(what, None, exc, dbapi_error) from exc
 
 
 def current_seq(conn: Connection) -> int:
