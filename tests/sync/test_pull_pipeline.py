@@ -118,7 +118,9 @@ def test_a_page_that_fails_to_store_drops_the_prefetched_one_and_the_next_sync_r
 
     with Replica.open(tmp_path / "r.db", create=True) as inner:
         with (
-            SyncClient(central_server.url, unit, transport=transport, retry=RetryPolicy(attempts=1)) as client,
+            SyncClient(
+                central_server.url, unit, transport=transport, retry=RetryPolicy(attempts=1)
+            ) as client,
             pytest.raises(ServerError, match="injected"),
         ):
             sync(WatchedReplica(inner, on_store), client, page_limit=PAGE)
