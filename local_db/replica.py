@@ -46,13 +46,13 @@ from local_db.api import (
 )
 from local_db.columns import (
     COLUMNS,
-    BadTicket,
     check_raw_ticket,
     columns_of,
     doc_revision,
     join_doc,
     split_doc,
 )
+from local_db.pages import PulledPage, check_page
 from local_db.schema import SCHEMA_VERSION, corrupt_error, inspect_file, locked_error, migrate
 from local_db.textindex import TextIndex
 from schemas.actions import (
@@ -984,7 +984,7 @@ class Replica:
                 page = orjson.loads(page)
             except orjson.JSONDecodeError as e:
                 raise ValueError(f"the pulled page is not JSON: {e}") from None
-        plan = _check_page(page)
+        plan = check_page(page)
         with self._lock:
             # A first pull is ~100 pages: checkpoint the WAL once at its end, not after every
             # page (rewriting the same index pages 100 times tripled the cost). The WAL is
@@ -1008,7 +1008,7 @@ class Replica:
         c.execute("PRAGMA analysis_limit = 400")
         c.execute("ANALYZE")
 
-    def _store_page(self, plan: _Page) -> None:
+    def _store_page(self, plan: PulledPage) -> None:
         c = self._conn
         ids = [cols[0] for cols, _, _ in plan.tickets]
         existing = dict(
@@ -1301,91 +1301,6 @@ def _note_text(action) -> str | None:
     else:
         return None
     return (NOTE_PREFIX[action.kind] + body)[:MAX_TEXT]
-
-
-# -- checking a pulled page before anything is stored -----------------------------------------
-
-
-class _Page:
-    __slots__ = (
-        "has_more",
-        "calendar",
-        "calendar_version",
-        "cursor",
-        "events",
-        "metrics",
-        "metrics_etag",
-        "notes",
-        "removed",
-        "reset",
-        "tickets",
-    )
-
-
-def _check_page(page: Any) -> _Page:
-    """Check a decoded pull page; raise ValueError (what is wrong, where) or return what to store."""
-    if not isinstance(page, dict):
-        raise ValueError(f"the pulled page must be a JSON object, got {type(page).__name__}")
-    plan = _Page()
-    cursor = page.get("cursor")
-    if not isinstance(cursor, str) or not cursor:
-        raise ValueError("the pulled page has no cursor")
-    if not isinstance(page.get("has_more"), bool):
-        raise ValueError("the pulled page has no has_more flag")
-    plan.cursor = cursor
-    plan.has_more = page["has_more"]
-    plan.reset = page.get("reset", False) is True
-    tickets = page.get("tickets", [])
-    if not isinstance(tickets, list):
-        raise ValueError("the pulled page's tickets must be a list")
-    plan.tickets = []
-    for i, raw in enumerate(tickets):
-        try:
-            columns, text = check_raw_ticket(raw)
-        except BadTicket as e:
-            where = raw.get("id") if isinstance(raw, dict) else None
-            raise ValueError(f"pulled ticket #{i} ({where!r:.50}) is malformed: {e}") from None
-        plan.tickets.append((columns, text, raw))
-    plan.notes = _records(page, "notes", "created_at")
-    plan.events = _records(page, "events", "at")
-    removed = page.get("removed", [])
-    if not isinstance(removed, list) or not all(isinstance(r, str) for r in removed):
-        raise ValueError("the pulled page's removed must be a list of ticket ids")
-    plan.removed = removed
-    plan.calendar, plan.calendar_version = None, page.get("calendar_version", 0)
-    if type(plan.calendar_version) is not int:
-        raise ValueError("the pulled page's calendar_version must be an integer")
-    if page.get("calendar") is not None:
-        try:
-            tables = _TABLES.validate_python(page["calendar"])
-        except ValidationError as e:
-            raise ValueError(f"the pulled calendar is malformed: {e}") from None
-        plan.calendar = [(t.year, t.model_dump_json()) for t in tables]
-    plan.metrics, plan.metrics_etag = None, page.get("metrics_etag")
-    if page.get("metrics") is not None:
-        try:
-            metrics = TypeAdapter(list[UnitMetrics]).validate_python(page["metrics"])
-        except ValidationError as e:
-            raise ValueError(f"the pulled metrics are malformed: {e}") from None
-        plan.metrics = [(m.unit_id, m.month, m.model_dump_json()) for m in metrics]
-    return plan
-
-
-def _records(page: dict, key: str, at_key: str) -> list[tuple]:
-    items = page.get(key, [])
-    if not isinstance(items, list):
-        raise ValueError(f"the pulled page's {key} must be a list")
-    out = []
-    for i, item in enumerate(items):
-        if not (
-            isinstance(item, dict)
-            and isinstance(item.get("id"), str)
-            and isinstance(item.get("ticket_id"), str)
-            and isinstance(item.get(at_key), str)
-        ):
-            raise ValueError(f"pulled {key[:-1]} #{i} is malformed (needs id, ticket_id and {at_key})")
-        out.append((item["id"], item["ticket_id"], item[at_key], orjson.dumps(item).decode()))
-    return out
 
 
 # Every public operation reports a damaged file as a ReplicaError (open() does its own checks).
