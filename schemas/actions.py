@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, TypeAdapter
 
@@ -89,9 +89,8 @@ class RequestExtension(LiaisonAction):
     reason: RequiredText
 
 
-LiaisonActionT = Annotated[
-    Accept | AddNote | Resolve | RequestReturn | RequestExtension, Field(discriminator="kind")
-]
+LiaisonActionUnion = Accept | AddNote | Resolve | RequestReturn | RequestExtension
+LiaisonActionT = Annotated[LiaisonActionUnion, Field(discriminator="kind")]
 
 # --- the central platform's actions (C), decided online against the current state ------------
 
@@ -192,28 +191,8 @@ class Archive(CentralAction):
     kind: Literal["archive"] = "archive"
 
 
-CentralActionT = Annotated[
+CentralActionUnion = (
     Register
-    | Assign
-    | Reassign
-    | DecideReturn
-    | DecideExtension
-    | Urge
-    | Supervise
-    | Escalate
-    | RejectReply
-    | RecordFeedback
-    | Archive,
-    Field(discriminator="kind"),
-]
-
-AnyAction = (
-    Accept
-    | AddNote
-    | Resolve
-    | RequestReturn
-    | RequestExtension
-    | Register
     | Assign
     | Reassign
     | DecideReturn
@@ -225,25 +204,20 @@ AnyAction = (
     | RecordFeedback
     | Archive
 )
+CentralActionT = Annotated[CentralActionUnion, Field(discriminator="kind")]
+
+AnyAction = LiaisonActionUnion | CentralActionUnion
 AnyActionT = Annotated[AnyAction, Field(discriminator="kind")]
 
 LIAISON_ACTION_ADAPTER: TypeAdapter[LiaisonActionT] = TypeAdapter(LiaisonActionT)
 CENTRAL_ACTION_ADAPTER: TypeAdapter[CentralActionT] = TypeAdapter(CentralActionT)
 ACTION_ADAPTER: TypeAdapter[AnyActionT] = TypeAdapter(AnyActionT)
 
-LIAISON_KINDS = frozenset({"accept", "note", "resolve", "request_return", "request_extension"})
-CENTRAL_KINDS = frozenset(
-    {
-        "register",
-        "assign",
-        "reassign",
-        "decide_return",
-        "decide_extension",
-        "urge",
-        "supervise",
-        "escalate",
-        "reject_reply",
-        "record_feedback",
-        "archive",
-    }
-)
+
+def _kinds(union: object) -> frozenset[str]:
+    """The ``kind`` tags of a union's members, so the sets cannot drift from the unions."""
+    return frozenset(member.model_fields["kind"].default for member in get_args(union))
+
+
+LIAISON_KINDS = _kinds(LiaisonActionUnion)
+CENTRAL_KINDS = _kinds(CentralActionUnion)
