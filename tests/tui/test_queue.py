@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,26 @@ def replica_ids(path: Path, q: TicketQuery, limit: int = 1000) -> list[str]:
 def pending(path: Path) -> list:
     with Replica.open(path, clock=fixed_clock) as r:
         return r.outbox(limit=10_000)
+
+
+@contextlib.contextmanager
+def database_held(app) -> Iterator[None]:
+    """Hold the app's database thread busy for the body; returns only once it really is held
+    (a started thread alone may not have reached the gateway before the first keystroke)."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold(_replica: Replica) -> None:
+        held.set()
+        assert release.wait(10), "the database thread was held too long"
+
+    blocker = threading.Thread(target=lambda: app.gateway.call(hold))
+    blocker.start()
+    try:
+        assert held.wait(10), "the database thread did not take the blocker"
+        yield
+    finally:
+        release.set()
+        blocker.join()
 
 
 async def test_the_table_holds_a_window_and_pages_through_the_whole_list(replica_path):
@@ -235,8 +258,6 @@ async def test_typing_fast_folds_keystrokes_into_one_search(replica_path):
 
 
 async def test_a_superseded_search_never_reaches_the_database(replica_path, monkeypatch):
-    import threading
-
     ran: list[str] = []
     original = Replica.query
 
@@ -253,22 +274,16 @@ async def test_a_superseded_search_never_reaches_the_database(replica_path, monk
         await pilot.press("slash")
         # Hold the database thread busy while three searches are typed: the two older ones
         # are cancelled before their turn comes and must not run.
-        release = threading.Event()
-        blocker = threading.Thread(target=lambda: app.gateway.call(lambda _r: release.wait(10)))
-        blocker.start()
-        for ch in "噪音x":
-            await pilot.press(ch)
-        await pilot.pause()
-        release.set()
-        blocker.join()
+        with database_held(app):
+            for ch in "噪音x":
+                await pilot.press(ch)
+            await pilot.pause()
         await settle(pilot)
         assert queue.q.search == "噪音x"
         assert ran == ["噪音x"], ran
 
 
 async def test_mark_all_right_after_a_view_change_uses_the_new_count(replica_path):
-    import threading
-
     everything = len(replica_ids(replica_path, TicketQuery(view=View.ALL)))
     app = make_app(replica_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -277,13 +292,9 @@ async def test_mark_all_right_after_a_view_change_uses_the_new_count(replica_pat
         assigned = queue.total
         assert 0 < assigned < everything
         # Hold the database thread so the new view's count cannot arrive before `*`.
-        release = threading.Event()
-        blocker = threading.Thread(target=lambda: app.gateway.call(lambda _r: release.wait(10)))
-        blocker.start()
-        await pilot.press("8", "asterisk")
-        assert queue.marks.count != assigned, "the 待签收 count must not be used for 全部"
-        release.set()
-        blocker.join()
+        with database_held(app):
+            await pilot.press("8", "asterisk")
+            assert queue.marks.count != assigned, "the 待签收 count must not be used for 全部"
         await settle(pilot)
         assert queue.marks.by_filter and queue.marks.base.view == View.ALL
         assert queue.marks.count == everything
