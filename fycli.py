@@ -404,8 +404,6 @@ def init(
 class ProgressPrinter:
     """The sync's progress on stderr: one updating line on a terminal, else one line a step."""
 
-    LABELS = {"push": "push", "pull": "pull"}
-
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.tty = sys.stderr.isatty()
