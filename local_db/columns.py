@@ -76,7 +76,7 @@ DOC_KEYS = (
 _DOC_SIZE = len(DOC_KEYS) + len(TEXT_FIELDS)
 
 
-def split_doc(raw: dict, text: str) -> bytes:
+def split_doc(raw: dict) -> bytes:
     """The JSON to store for a checked ticket: a compact array of its values, without the
     fields its search text holds (a first pull of 100,000 tickets is bound by the bytes it
     writes, and the key names were half of them). Anything unusual is stored as it came."""

@@ -942,7 +942,7 @@ class Replica:
             if unit is not None and ticket.unit_id != unit:
                 in_scope = 0
             ticket_rows.append((rid, *columns, in_scope))
-            doc_rows.append((rid, split_doc(raw, text)))
+            doc_rows.append((rid, split_doc(raw)))
             if old is None or old[3] != text:
                 # The search text rarely changes here (not on a sign-for or a resolve): write it,
                 # and invalidate in-memory copies, only when it does.
@@ -1036,7 +1036,7 @@ class Replica:
                 rid = existing[columns[0]] = next_rid
                 next_rid += 1
             ticket_rows.append((rid, *columns))
-            doc_rows.append((rid, split_doc(raw, text)))
+            doc_rows.append((rid, split_doc(raw)))
             search_rows.append((rid, text))
         c.executemany(_UPSERT_TICKET, ticket_rows)
         c.executemany("INSERT OR REPLACE INTO docs (rid, json) VALUES (?, ?)", doc_rows)
