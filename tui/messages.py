@@ -51,7 +51,3 @@ class SyncProgressed(Message):
 class SyncFinished(Message):
     outcome: SyncOutcome
     manual: bool
-
-
-class DataChanged(Message):
-    """The replica changed (a local action, an undo, a sync, a conflict handled): reload views."""

@@ -93,10 +93,6 @@ def badge_spans(badge: str, t: Translator) -> Spans:
     return (("✓", "dim green"),)
 
 
-def flags_text(row: TicketRow, t: Translator) -> Text:
-    return Text.assemble(*flag_spans(row, t), no_wrap=True)
-
-
 def badge_text(badge: str, t: Translator) -> Text:
     return Text.assemble(*badge_spans(badge, t), no_wrap=True, overflow="ellipsis")
 
