@@ -11,7 +11,7 @@ import json
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,9 @@ from central.config import (
     write_secret,
 )
 
+if TYPE_CHECKING:  # imported lazily at run time: `fycli` starts without SQLAlchemy
+    from central.storage.engine import Database
+
 # The exit codes of fycli.py (kept equal; see its docstring).
 EXIT_ERROR, EXIT_UNREACHABLE, EXIT_AUTH = 1, 3, 4
 
@@ -32,6 +35,16 @@ def register(root: click.Group) -> None:
     """Attach the central platform's commands to the root ``fycli`` group."""
     root.add_command(serve)
     root.add_command(central)
+
+
+def _open_database(url: str) -> Database:
+    """Open the service's database, or stop with the storage layer's message (it says what to do)."""
+    from central.storage.engine import StorageError, open_database
+
+    try:
+        return open_database(url)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 # --- serve -----------------------------------------------------------------------------------
@@ -75,13 +88,8 @@ def serve(
 
     from central.app import create_app
     from central.service import Service
-    from central.storage.engine import StorageError, open_database
 
-    url = db_url or default_db_url()
-    try:
-        db = open_database(url)
-    except StorageError as exc:
-        raise click.ClickException(str(exc)) from exc
+    db = _open_database(db_url or default_db_url())
     service = Service(db)
     created = service.ensure_admin_token(admin_token)
     token_file = token_file_for(db.sqlite_path)
@@ -206,8 +214,15 @@ def _as_json(ctx: click.Context) -> bool:
     return bool((ctx.find_object(dict) or {}).get("json"))
 
 
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
 def _print(ctx: click.Context, data: Any, human: str) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2) if _as_json(ctx) else human)
+    if _as_json(ctx):
+        _echo_json(data)
+    else:
+        click.echo(human)
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print data as JSON.")
@@ -320,7 +335,7 @@ def audit(ctx, target, limit, as_json) -> None:
     params = {"limit": limit, **({"target": target} if target else {})}
     rows = _client(ctx).call("GET", "/v1/admin/audit", params=params)
     if _as_json(ctx):
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        _echo_json(rows)
         return
     if not rows:
         click.echo(f"no audit rows for {target}" if target else "no audit rows yet")
@@ -345,7 +360,7 @@ def _act(ctx: click.Context, ticket_id: str, action: dict, at: str | None = None
 
 def _report(ctx: click.Context, ticket_id: str, kind: str, result: dict) -> None:
     if _as_json(ctx):
-        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        _echo_json(result)
     elif result["outcome"] == "applied":
         ticket = result["ticket"]
         click.echo(
@@ -469,7 +484,7 @@ _simple("archive", "archive", "Archive (归档) a closed ticket.")  # fmt: skip
 @click.pass_context
 def show(ctx, ticket_id) -> None:
     """Print a ticket with its notes and events (JSON)."""
-    click.echo(json.dumps(_client(ctx).call("GET", f"/v1/tickets/{ticket_id}"), ensure_ascii=False, indent=2))
+    _echo_json(_client(ctx).call("GET", f"/v1/tickets/{ticket_id}"))
 
 
 @central.group("calendar")
@@ -505,7 +520,7 @@ def metrics(ctx, month, unit_id, as_json) -> None:
     params = {"month": month, **({"unit_id": unit_id} if unit_id else {})}
     rows = _client(ctx).call("GET", "/v1/admin/metrics", params=params)
     if _as_json(ctx):
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        _echo_json(rows)
         return
     click.echo(f"{'unit':<16} {'rank':>7} {'response':>9} {'resolution':>10} {'on-time':>8} {'satisf.':>8} "
                f"{'return':>7} {'rework':>7}  name")  # fmt: skip
@@ -552,13 +567,10 @@ def seed(ctx, count, db_url, seed_value, county, township, as_json) -> None:
     if db_url:
         from central.seed import seed_service
         from central.service import Service
-        from central.storage.engine import StorageError, open_database
 
-        try:
-            db = open_database(db_url)
-        except StorageError as exc:
-            raise click.ClickException(str(exc)) from exc
-        summary = seed_service(Service(db), count, seed=seed_value, county=county, township=township)
+        summary = seed_service(
+            Service(_open_database(db_url)), count, seed=seed_value, county=county, township=township
+        )
     else:
         body = {"tickets": count, "seed": seed_value, "county": county, "township": township}
         summary = _client(ctx).call("POST", "/v1/admin/seed", body=body)
