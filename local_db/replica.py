@@ -53,7 +53,7 @@ from local_db.columns import (
     split_doc,
 )
 from local_db.pages import PulledPage, check_page
-from local_db.schema import SCHEMA_VERSION, corrupt_error, inspect_file, locked_error, migrate
+from local_db.schema import SCHEMA_VERSION, corrupt_error, inspect_file, is_locked, locked_error, migrate
 from local_db.textindex import TextIndex
 from schemas.actions import (
     Accept,
@@ -129,7 +129,7 @@ def _guarded(method: Callable) -> Callable:
         try:
             return method(self, *args, **kwargs)
         except sqlite3.OperationalError as e:
-            if "locked" in str(e) or "busy" in str(e):
+            if is_locked(e):
                 raise locked_error(self.path) from e
             if _is_damage(e):
                 raise damaged_error(self.path, e) from e
@@ -225,7 +225,7 @@ class Replica:
                     replica._set_meta(client_id=uuid.uuid4().hex, calendar_version="0")
         except sqlite3.OperationalError as e:
             conn.close()
-            if "locked" in str(e) or "busy" in str(e):
+            if is_locked(e):
                 raise locked_error(path) from e
             raise corrupt_error(path, e) from e
         except sqlite3.DatabaseError as e:
@@ -260,7 +260,7 @@ class Replica:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as e:
-                if "locked" in str(e) or "busy" in str(e):
+                if is_locked(e):
                     raise locked_error(self.path) from e
                 raise
             try:

@@ -136,7 +136,7 @@ def inspect_file(path: Path) -> int | None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.OperationalError as e:
-        if "locked" in str(e) or "busy" in str(e):
+        if is_locked(e):
             raise locked_error(path) from e
         raise corrupt_error(path, e) from e
     except sqlite3.DatabaseError as e:
@@ -164,6 +164,12 @@ def corrupt_error(path: Path, error: Exception) -> ReplicaError:
         "Move it away and run `fycli init` then `fycli sync` to pull a fresh copy "
         "(unsent actions in the damaged file cannot be recovered by fycli)."
     )
+
+
+def is_locked(error: sqlite3.Error) -> bool:
+    """Whether ``error`` means another connection holds the lock (not damage)."""
+    text = str(error)
+    return "locked" in text or "busy" in text
 
 
 def locked_error(path: Path) -> ReplicaError:
