@@ -391,8 +391,10 @@ class Service:
         """One PullResponse page, built by joining stored JSON."""
         limit = max(1, min(limit, MAX_PULL_LIMIT))
         with self.snapshot() as conn:
-            facts = repo.get_metas(conn, "server_id", "min_retained_seq")
+            # One read of the meta facts the page needs (it is on every pull).
+            facts = repo.get_metas(conn, "server_id", "min_retained_seq", "calendar_version")
             generation = facts.get("server_id") or ""
+            version = int(facts.get("calendar_version") or 0)
             after = 0
             if cursor:
                 cursor_generation, after = decode_cursor(cursor)
@@ -407,7 +409,7 @@ class Service:
                             "notes": [],
                             "events": [],
                             "removed": [],
-                            "calendar_version": repo.calendar_version(conn),
+                            "calendar_version": version,
                         }
                     )
             # In this snapshot every number up to the counter is committed (a number is taken
@@ -448,12 +450,11 @@ class Service:
                 "events": [orjson.Fragment(e) for e in events],
                 "removed": list(dict.fromkeys(removed)),
             }
-            version = repo.calendar_version(conn)
             body["calendar_version"] = version
             if client_calendar_version != version:
                 body["calendar"] = [table.model_dump(mode="json") for table in repo.calendar_tables(conn)]
             if not has_more:
-                figures = self.unit_metrics(conn, liaison.unit_id, cap)
+                figures = self.unit_metrics(conn, liaison.unit_id, cap, facts.get("server_id"))
                 etag = hashlib.sha256(orjson.dumps([m.model_dump(mode="json") for m in figures])).hexdigest()[
                     :16
                 ]
@@ -500,18 +501,20 @@ class Service:
             cached = self._metrics_cache[key] = metrics_mod.compute(conn, month, today)
         return cached
 
-    def unit_metrics(self, conn: Connection, unit_id: str, seq: int) -> list[UnitMetrics]:
+    def unit_metrics(
+        self, conn: Connection, unit_id: str, seq: int, generation: str | None
+    ) -> list[UnitMetrics]:
         """The unit's figures for last month and this one (what the liaison's dashboard shows).
 
         Computed on every last pull page, so cheap when nothing changed: the unit's own figures
         are recomputed only when one of its tickets changed (or left it) — two index look-ups
         tell — and its rank comes from every unit's figures refreshed at most every
-        :data:`PEER_FIGURES_TTL` seconds (per process: no state that matters).
+        :data:`PEER_FIGURES_TTL` seconds (per process: no state that matters). ``generation``
+        is the database's ``server_id``, which the caller has read already.
         """
         today = beijing_date(self.clock())
         this = today.replace(day=1)
         last = (this - dt.timedelta(days=1)).replace(day=1)
-        generation = repo.get_meta(conn, "server_id")
         mark = (
             conn.execute(sa.select(sa.func.max(t.tickets.c.change_seq)).where(t.tickets.c.unit_id == unit_id)).scalar(),
             conn.execute(sa.select(sa.func.max(t.scope_exits.c.change_seq)).where(t.scope_exits.c.unit_id == unit_id)).scalar(),
