@@ -648,7 +648,7 @@ class Replica:
             how = self._search_plan(q, limit)
             sql = queries.page_sql(q, params, after=after, limit=limit, select=self._ROW_SELECT, **how)
             rows = self._conn.execute(sql, params).fetchall()
-        today = beijing_date(self._clock())
+        today = dt.date.fromisoformat(params["today"])  # the day the SQL used: one clock read
         calendar = self.calendar()
         key_index = {"due_sort": 15, "updated_us": 16, "id": 0}
         key_columns = queries.SORT_SQL[q.sort][1]
