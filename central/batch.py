@@ -23,7 +23,7 @@ from central.storage import repo
 from central.storage import tables as t
 from schemas.actions import AddNote
 from schemas.calendar import WorkCalendar
-from schemas.enums import Reason, Role
+from schemas.enums import Reason
 from schemas.ticket import Event, Note, Ticket
 from schemas.workflow import Actor, Applied, Rejected, decide
 
@@ -206,20 +206,6 @@ class Batch:
             ticket=slot.ticket,
             changed_by=slot.changed_by,
             changed_at=slot.ticket.updated_at if slot.ticket else None,
-        )
-
-    def audit(self, actor: str, role: Role, what: str, target: str | None, detail: dict, now) -> None:
-        self._audit.append(
-            {
-                "at": repo.iso(now),
-                "actor": actor,
-                "role": role.value,
-                "what": what,
-                "target": target,
-                "client_id": None,
-                "remote_addr": self.remote_addr,
-                "detail": json.dumps(detail, ensure_ascii=False, default=str),
-            }
         )
 
     def flush(self, *, commit: bool = True) -> None:
