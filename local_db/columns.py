@@ -110,10 +110,16 @@ def micros(moment: dt.datetime) -> int:
     return round(moment.timestamp() * 1_000_000)
 
 
+def due_of(t: Ticket) -> dt.date | None:
+    """The deadline that matters now: signing for while 待签收, handling while being handled."""
+    status = t.status.value
+    return t.sign_due if status == _SIGN_DUE else (t.handle_due if status in _HANDLE_DUE else None)
+
+
 def columns_of(t: Ticket) -> tuple:
     """The narrow columns of a ticket model (see :data:`COLUMNS`)."""
     status = t.status.value
-    due = t.sign_due if status == _SIGN_DUE else (t.handle_due if status in _HANDLE_DUE else None)
+    due = due_of(t)
     due_iso = due.isoformat() if due is not None else None
     f = t.flags
     return (

@@ -49,6 +49,7 @@ from local_db.columns import (
     check_raw_ticket,
     columns_of,
     doc_revision,
+    due_of,
     join_doc,
     split_doc,
 )
@@ -796,9 +797,7 @@ class Replica:
                 )
             ]
         assert view is not None
-        due = view.sign_due if view.status is Status.ASSIGNED else None
-        if view.status in (Status.IN_PROGRESS, Status.RETURN_REQUESTED):
-            due = view.handle_due
+        due = due_of(view)
         days_left = None
         if due is not None:
             days_left = self.calendar().working_days_left(beijing_date(self._clock()), due)
