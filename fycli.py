@@ -428,7 +428,6 @@ class ProgressPrinter:
 
 def _run_sync(env: Env, *, push: bool, pull: bool, as_json: bool, quiet: bool) -> None:
     from sync.engine import sync
-    from sync.errors import SyncError
 
     client = env.client()  # config and token first: a bad one stops us before the database is opened
     replica = env.replica()
@@ -437,10 +436,8 @@ def _run_sync(env: Env, *, push: bool, pull: bool, as_json: bool, quiet: bool) -
         report = sync(
             replica, client, progress=printer, push=push, pull=pull, page_limit=env.config().page_limit
         )
-    except SyncError:
+    finally:
         printer.end()
-        raise
-    printer.end()
     if as_json:
         emit_json(report.as_dict())
     elif not quiet:
