@@ -187,10 +187,10 @@ class Service:
         now = self.clock()
 
         def work(conn: Connection) -> dict:
-            if conn.execute(sa.select(t.units.c.id).where(t.units.c.id == values["id"])).first():
+            if _unit_exists(conn, values["id"]):
                 raise ServiceError(409, "conflict", f"unit {values['id']} exists; choose another id")
             parent = values.get("parent_id")
-            if parent and not conn.execute(sa.select(t.units.c.id).where(t.units.c.id == parent)).first():
+            if parent and not _unit_exists(conn, parent):
                 raise ServiceError(404, "not_found", f"no parent unit {parent}: add it first")
             row = {**values, "created_at": repo.iso(now)}
             conn.execute(t.units.insert().values(row))
@@ -213,7 +213,7 @@ class Service:
         now = self.clock()
 
         def work(conn: Connection) -> None:
-            if not conn.execute(sa.select(t.units.c.id).where(t.units.c.id == unit_id)).first():
+            if not _unit_exists(conn, unit_id):
                 raise ServiceError(
                     404, "not_found", f"no unit {unit_id}: add it with `fycli central add-unit`"
                 )
@@ -332,7 +332,7 @@ class Service:
         def work(conn: Connection) -> Outcome:
             batch = Batch(conn, self.work_calendar(conn), remote_addr)
             target = getattr(action, "unit_id", None)
-            if target and not conn.execute(sa.select(t.units.c.id).where(t.units.c.id == target)).first():
+            if target and not _unit_exists(conn, target):
                 raise ServiceError(404, "not_found", f"no unit {target}: add it first")
             outcome = batch.decide(action, actor, now)
             batch.flush()
@@ -660,6 +660,10 @@ def _ack(conn: Connection, liaison_id: str, client_id: str, seq: int) -> int:
         )
         return seq
     return current
+
+
+def _unit_exists(conn: Connection, unit_id: str) -> bool:
+    return conn.execute(sa.select(t.units.c.id).where(t.units.c.id == unit_id)).first() is not None
 
 
 def _liaison_row(conn: Connection, liaison_id: str):
