@@ -33,16 +33,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+# The codes a sync error carries are defined once, beside the errors (a tiny module, no imports).
+from sync.errors import EXIT_AUTH as EXIT_AUTH
+from sync.errors import EXIT_ERROR as EXIT_ERROR
+from sync.errors import EXIT_UNREACHABLE as EXIT_UNREACHABLE
+
 if TYPE_CHECKING:  # the replica and the client are imported when a command needs them
     from local_db.replica import Replica
     from sync.client import SyncClient
     from sync.config import Config
 
 EXIT_OK = 0
-EXIT_ERROR = 1
 EXIT_USAGE = 2
-EXIT_UNREACHABLE = 3
-EXIT_AUTH = 4
 EXIT_CONFLICTS = 5
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "FYCLI"}
