@@ -453,27 +453,7 @@ class Replica:
             why = "the reply is empty" if not reply else f"the reply is longer than {MAX_TEXT} characters"
             return [LocalResult(i, False, reason=Reason.INVALID, message=why) for i in ticket_ids]
 
-        ids, base = _fresh_action_ids(), _bases()
-
-        def make(view: Ticket, now: dt.datetime) -> list:
-            actions: list = []
-            status = view.status
-            if status is Status.ASSIGNED:
-                actions.append(_accept(next(ids), view, base(status, view.unit_id, view.epoch), now))
-                # The resolve is based on the state the accept leads to: in progress, same epoch.
-                status = Status.IN_PROGRESS
-            actions.append(
-                Resolve(
-                    action_id=next(ids),
-                    ticket_id=view.id,
-                    base=base(status, view.unit_id, view.epoch),
-                    created_at=now,
-                    reply=reply,
-                )
-            )
-            return actions
-
-        return self._act(ticket_ids, make)
+        return self._act(ticket_ids, _resolver(reply))
 
     def request_return(self, ticket_id: str, reason: str) -> LocalResult:
         """申请退回: not this unit's jurisdiction (a reason is required)."""
@@ -1266,20 +1246,36 @@ def _bases() -> Callable[[Status, str | None, int], Base]:
     return base
 
 
+def _resolver(reply: str) -> Callable[[Ticket, dt.datetime], list]:
+    """A maker of the actions that resolve a ticket with ``reply``: a ticket still 待签收 is
+    signed for first, and the resolve is based on the state that leads to."""
+    ids, base = _fresh_action_ids(), _bases()
+
+    def make(view: Ticket, now: dt.datetime) -> list:
+        actions: list = []
+        status = view.status
+        if status is Status.ASSIGNED:
+            actions.append(_accept(next(ids), view, base(status, view.unit_id, view.epoch), now))
+            # The resolve is based on the state the accept leads to: in progress, same epoch.
+            status = Status.IN_PROGRESS
+        actions.append(
+            Resolve(
+                action_id=next(ids),
+                ticket_id=view.id,
+                base=base(status, view.unit_id, view.epoch),
+                created_at=now,
+                reply=reply,
+            )
+        )
+        return actions
+
+    return make
+
+
 def _reapplier(action) -> Callable[[Ticket, dt.datetime], list]:
     """A maker of the same action again: new id, based on the current view."""
     if isinstance(action, Resolve):
-
-        def make(view: Ticket, now: dt.datetime) -> list:
-            out: list = []
-            base = base_of(view)
-            if view.status is Status.ASSIGNED:
-                out.append(Accept(ticket_id=view.id, base=base, created_at=now))
-                base = base.model_copy(update={"status": Status.IN_PROGRESS})
-            out.append(Resolve(ticket_id=view.id, base=base, created_at=now, reply=action.reply))
-            return out
-
-        return make
+        return _resolver(action.reply)
     fields = action.model_dump(exclude={"action_id", "base", "created_at", "kind", "note_id"})
 
     def make_same(view: Ticket, now: dt.datetime) -> list:
