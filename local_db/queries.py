@@ -133,7 +133,3 @@ def page_sql(
         params["limit"] = limit
         sql += " LIMIT :limit"
     return sql
-
-
-def key_of(sort: SortKey, row: dict | tuple) -> tuple:
-    return tuple(row[c] for c in SORT_SQL[sort][1])

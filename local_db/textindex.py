@@ -39,10 +39,6 @@ class TextIndex:
         self._dirty = False
         self._cache: dict[tuple[str, ...], list[int]] = {}
 
-    @property
-    def loaded(self) -> bool:
-        return self._version is not None
-
     def refresh(self, conn: sqlite3.Connection, version: str, max_rid: int) -> None:
         """Bring the copy up to date with the ``search`` table (given its version and top rid)."""
         if version != self._version or max_rid < self._max_rid:
