@@ -189,14 +189,6 @@ class SyncClient:
         )
         return self._model(response, PullResponse, "GET /v1/sync/pull")
 
-    def get_ticket(self, ticket_id: str) -> dict:
-        """``GET /v1/tickets/{id}``: the server's full view of one ticket (own unit only)."""
-        response = self._request("GET", f"/v1/tickets/{ticket_id}")
-        data = self._json(response, "GET /v1/tickets")
-        if not isinstance(data, dict) or "ticket" not in data:
-            raise self._garbage(response, "GET /v1/tickets", "no 'ticket' in the answer")
-        return data
-
     # -- the machinery -------------------------------------------------------------------------
     def _request(
         self,
