@@ -65,9 +65,32 @@ class Liaison:
 # --- cursors ---------------------------------------------------------------------------------
 
 
-def encode_cursor(generation: str, seq: int) -> str:
-    raw = json.dumps({"g": generation, "s": seq}, separators=(",", ":")).encode()
+def encode_cursor(generation: str, seq: int, fresh_from: int | None = None) -> str:
+    """``fresh_from``: on the pages of a pull that began without a cursor, the counter value its
+    first page saw (see :func:`_fresh_pull_start`)."""
+    fields: dict[str, Any] = {"g": generation, "s": seq}
+    if fresh_from is not None:
+        fields["f"] = fresh_from
+    raw = json.dumps(fields, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _fresh_pull_start(cursor: str | None) -> int | None:
+    """The ``f`` of a (well-formed, already decoded once) cursor, or None.
+
+    Why a pull from scratch may page on below ``min_retained_seq``: the only history a cursor
+    depends on that prune deletes is scope exits, and the only exits such a pull needs are
+    those of tickets it was sent. Each was in the unit at its page's snapshot, so its exit is
+    numbered above that snapshot's counter, which is at least ``f``. While ``f`` is at or above
+    ``min_retained_seq`` every one of those exits is still kept.
+    """
+    if not cursor:
+        return None
+    with contextlib.suppress(ValueError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))).get("f")
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return None
 
 
 def decode_cursor(cursor: str) -> tuple[str, int]:
@@ -396,10 +419,17 @@ class Service:
             generation = facts.get("server_id") or ""
             version = int(facts.get("calendar_version") or 0)
             after = 0
+            fresh_from = None
+            cap = repo.current_seq(conn)
             if cursor:
                 cursor_generation, after = decode_cursor(cursor)
+                fresh_from = _fresh_pull_start(cursor)
+                if fresh_from is not None and not after < fresh_from <= cap:
+                    fresh_from = None  # not a cursor this server issued: judge it as a plain one
+                floor = int(facts.get("min_retained_seq") or 0)
+                expired = 0 < after < floor and (fresh_from is None or fresh_from < floor)
                 # Another generation, or older than the retained scope exits: start afresh.
-                if cursor_generation != generation or 0 < after < int(facts.get("min_retained_seq") or 0):
+                if cursor_generation != generation or expired:
                     return orjson.dumps(
                         {
                             "cursor": encode_cursor(generation, 0),
@@ -412,9 +442,10 @@ class Service:
                             "calendar_version": version,
                         }
                     )
-            # In this snapshot every number up to the counter is committed (a number is taken
-            # under the counter's row lock, held to commit), and none above it is visible.
-            cap = repo.current_seq(conn)
+            # In this snapshot every number up to the counter (cap) is committed (a number is
+            # taken under the counter's row lock, held to commit), and none above it is visible.
+            if after == 0:
+                fresh_from = cap  # a pull from scratch: its pages may page on below a later prune
             c = t.tickets.c
             rows = conn.execute(
                 sa.select(c.id, c.change_seq, c.scope_since, c.liaison_data)
@@ -442,7 +473,8 @@ class Service:
                 if tid not in in_page
             ]
             body: dict[str, Any] = {
-                "cursor": encode_cursor(generation, end),
+                # Once past where a pull from scratch began, its cursor is a plain one.
+                "cursor": encode_cursor(generation, end, fresh_from if end < (fresh_from or 0) else None),
                 "has_more": has_more,
                 "reset": False,
                 "tickets": [orjson.Fragment(r.liaison_data) for r in rows],
