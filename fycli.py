@@ -14,6 +14,7 @@ Exit codes (stable; scripts may rely on them):
 3     the server could not be reached; the work is kept locally and will be sent
 4     authentication refused: the token is wrong or revoked
 5     finished, with conflicts to look at (``fycli conflicts``)
+6     sync/push/pull: another sync of the same replica is running; nothing was done
 ====  ==========================================================================
 
 Data goes to stdout (``--json`` on every command that prints data); progress, logs and
@@ -35,6 +36,7 @@ import click
 
 # The codes a sync error carries are defined once, beside the errors (a tiny module, no imports).
 from sync.errors import EXIT_AUTH as EXIT_AUTH
+from sync.errors import EXIT_BUSY as EXIT_BUSY
 from sync.errors import EXIT_ERROR as EXIT_ERROR
 from sync.errors import EXIT_UNREACHABLE as EXIT_UNREACHABLE
 
@@ -98,6 +100,7 @@ class Env:
                 timeout=config.timeout,
                 ca_bundle=config.ca_bundle,
                 retry=RetryPolicy(attempts=config.retries),
+                allow_insecure_http=config.allow_insecure_http,
             )
         return self._client
 
@@ -298,6 +301,11 @@ def ids_argument(func: Callable) -> Callable:
 )
 @click.option("--offline", is_flag=True, help="Do not check the token now; the first sync will.")
 @click.option("--force", is_flag=True, help="Overwrite an existing configuration.")
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    help="Allow a plain http:// server on another machine (the token then crosses the network in clear).",
+)
 @json_option
 @pass_env
 def init(
@@ -309,6 +317,7 @@ def init(
     db_path: str | None,
     offline: bool,
     force: bool,
+    allow_insecure_http: bool,
     as_json: bool,
 ) -> None:
     """Set up this machine: server URL, token and the local database.
@@ -318,7 +327,7 @@ def init(
     """
     from local_db.api import ReplicaError
     from local_db.replica import Replica
-    from sync.client import SyncClient
+    from sync.client import SyncClient, check_transport
     from sync.config import (
         CONFIG_FILE,
         DATABASE_FILE,
@@ -338,6 +347,7 @@ def init(
     url = server_url.strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter("must start with http:// or https://", param_hint="--server")
+    check_transport(url, allow_insecure_http=allow_insecure_http)  # before any token is sent
     if token_file is not None:
         source = sys.stdin if token_file == "-" else None
         try:
@@ -354,7 +364,7 @@ def init(
 
     me = None
     if not offline:
-        with SyncClient(url, token, ca_bundle=ca_bundle) as client:
+        with SyncClient(url, token, ca_bundle=ca_bundle, allow_insecure_http=allow_insecure_http) as client:
             log(f"checking the token with {url} …")
             me = client.me()
 
@@ -365,6 +375,7 @@ def init(
         database=database.resolve() if env.db_override else Path(DATABASE_FILE),
         token_file=Path(TOKEN_FILE),
         ca_bundle=Path(ca_bundle).resolve() if ca_bundle else None,
+        allow_insecure_http=allow_insecure_http,
     )
     database.parent.mkdir(parents=True, exist_ok=True)
     replica = Replica.open(database, create=True)
@@ -428,15 +439,26 @@ class ProgressPrinter:
             self._open_line = False
 
 
-def _run_sync(env: Env, *, push: bool, pull: bool, as_json: bool, quiet: bool) -> None:
+def _run_sync(
+    env: Env, *, push: bool, pull: bool, as_json: bool, quiet: bool, deadline: float | None
+) -> None:
     from sync.engine import sync
 
     client = env.client()  # config and token first: a bad one stops us before the database is opened
     replica = env.replica()
+    config = env.config()
     printer = ProgressPrinter(quiet)
     try:
+        # One sync at a time per replica (the app's, cron's, a script's): see sync/lock.py.
         report = sync(
-            replica, client, progress=printer, push=push, pull=pull, page_limit=env.config().page_limit
+            replica,
+            client,
+            progress=printer,
+            push=push,
+            pull=pull,
+            page_limit=config.page_limit,
+            deadline=deadline if deadline is not None else config.sync_deadline,
+            lock_wait=config.sync_lock_wait,
         )
     finally:
         printer.end()
@@ -460,6 +482,12 @@ def _run_sync(env: Env, *, push: bool, pull: bool, as_json: bool, quiet: bool) -
 sync_options = [
     json_option,
     click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr."),
+    click.option(
+        "--deadline",
+        type=click.FloatRange(1, 86400),
+        envvar="FYCLI_SYNC_DEADLINE",
+        help="Seconds the whole sync may take; past it: exit 3, work kept [default: sync_deadline, 1800].",
+    ),
 ]
 
 
@@ -475,25 +503,25 @@ def _with(options: list[Callable]) -> Callable:
 @cli.command("sync")
 @_with(sync_options)
 @pass_env
-def sync_cmd(env: Env, as_json: bool, quiet: bool) -> None:
+def sync_cmd(env: Env, as_json: bool, quiet: bool, deadline: float | None) -> None:
     """Push unsent actions, then pull what changed. Exit 5 if conflicts are left to look at."""
-    _run_sync(env, push=True, pull=True, as_json=as_json, quiet=quiet)
+    _run_sync(env, push=True, pull=True, as_json=as_json, quiet=quiet, deadline=deadline)
 
 
 @cli.command()
 @_with(sync_options)
 @pass_env
-def push(env: Env, as_json: bool, quiet: bool) -> None:
+def push(env: Env, as_json: bool, quiet: bool, deadline: float | None) -> None:
     """Only send unsent actions."""
-    _run_sync(env, push=True, pull=False, as_json=as_json, quiet=quiet)
+    _run_sync(env, push=True, pull=False, as_json=as_json, quiet=quiet, deadline=deadline)
 
 
 @cli.command()
 @_with(sync_options)
 @pass_env
-def pull(env: Env, as_json: bool, quiet: bool) -> None:
+def pull(env: Env, as_json: bool, quiet: bool, deadline: float | None) -> None:
     """Only fetch what changed on the server."""
-    _run_sync(env, push=False, pull=True, as_json=as_json, quiet=quiet)
+    _run_sync(env, push=False, pull=True, as_json=as_json, quiet=quiet, deadline=deadline)
 
 
 # -- status, list, show --------------------------------------------------------------------------

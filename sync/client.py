@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import email.utils
 import gzip
+import ipaddress
 import json
 import random as _random
 import ssl
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +28,31 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from schemas.wire import ErrorBody, Me, PullResponse, PushResponse
-from sync.errors import AuthRefused, RequestRefused, ServerError, ServerUnavailable, Unreachable
+from sync.errors import (
+    AuthRefused,
+    DeadlineExceeded,
+    InsecureServer,
+    RequestRefused,
+    ServerError,
+    ServerUnavailable,
+    Unreachable,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
 #: Bodies smaller than this go uncompressed: gzip's header would cost more than it saves.
 GZIP_THRESHOLD = 512
+#: One try of a request, start to last byte, may take at most this many times ``timeout``
+#: (httpx's timeouts are per read: a server that trickles a byte at a time never trips them).
+REQUEST_DEADLINE_FACTOR = 4
+
+#: What a garbled answer means for the replica, by request. A push's actions may have been
+#: committed by the server before its answer was garbled: say so, and that resending is safe.
+_NOTHING_CHANGED = "Nothing was changed locally."
+_PUSH_MAY_HAVE_LANDED = (
+    "The pushed actions may already have reached the platform; they stay in the outbox and the "
+    "next sync re-sends them safely (the server knows each by its id and never applies one twice)."
+)
 
 
 def _user_agent() -> str:
@@ -97,11 +118,20 @@ class SyncClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         random: Callable[[], float] = _random.random,
+        allow_insecure_http: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # A given transport replaces the network (tests run the app in-process): no token
+        # crosses a wire, so there is nothing to refuse.
+        self.allow_insecure_http = allow_insecure_http or transport is not None
         self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        #: A ``time.monotonic()`` instant no request may run past (the whole sync's deadline,
+        #: set by :func:`sync.engine.sync`); None: only each request's own deadline.
+        self.deadline: float | None = None
         self.stats = ClientStats()
         self._sleep = sleep
+        self._connect_timeout = connect_timeout
         self._random = random
         headers = {"User-Agent": _user_agent(), "Accept": "application/json"}
         if token:
@@ -207,9 +237,12 @@ class SyncClient:
                 content = gzip.compress(body, compresslevel=6, mtime=0)
                 headers["Content-Encoding"] = "gzip"
         what = f"{method} {path}"
+        if self._http.headers.get("Authorization"):
+            check_transport(self.base_url, allow_insecure_http=self.allow_insecure_http)
         attempt = 0
         while True:
             attempt += 1
+            self._check_deadline(what)
             try:
                 return self._try_once(method, path, params, content, headers, what)
             except _Transient as failure:
@@ -223,19 +256,59 @@ class SyncClient:
                             f"{failure.retry_after:.0f} s; your work is kept locally, sync again later"
                         ) from None
                     delay = max(delay, failure.retry_after)
+                if self.deadline is not None and time.monotonic() + delay >= self.deadline:
+                    raise self._past_deadline(what, failure) from None
                 self.stats.retries += 1
                 self._sleep(delay)
+
+    def _check_deadline(self, what: str) -> None:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise self._past_deadline(what, None)
+
+    def _past_deadline(self, what: str, failure: _Transient | None) -> DeadlineExceeded:
+        why = f" (last try: {failure})" if failure is not None else ""
+        return DeadlineExceeded(
+            f"the sync with {self.base_url} ran out of time before {what} finished{why}; your work "
+            "is kept locally and the next sync goes on from here (sync_deadline in the config, "
+            "FYCLI_SYNC_DEADLINE or --deadline set how long a sync may take)"
+        )
+
+    def _try_deadline(self) -> float:
+        """When this try must be over: its own bound, or the sync's if that comes first."""
+        own = time.monotonic() + self.timeout * REQUEST_DEADLINE_FACTOR
+        return own if self.deadline is None else min(own, self.deadline)
+
+    def _send(self, method, path, params, content, headers, what) -> httpx.Response:
+        """One request, its body read in chunks against an overall deadline for the try."""
+        started = time.monotonic()
+        ends = self._try_deadline()
+        remaining = max(0.001, ends - time.monotonic())
+        timeout = httpx.Timeout(min(self.timeout, remaining), connect=min(self._connect_timeout, remaining))
+        with self._http.stream(
+            method, path, params=params, content=content, headers=headers, timeout=timeout
+        ) as response:
+            chunks = []
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                if time.monotonic() > ends:
+                    raise _Transient(
+                        f"the answer to {what} was still arriving after {time.monotonic() - started:.0f} s "
+                        f"({response.num_bytes_downloaded} bytes so far)"
+                    )
+            # What Response.read() does, with the deadline checked between chunks.
+            response._content = b"".join(chunks)
+        return response
 
     def _try_once(self, method, path, params, content, headers, what) -> httpx.Response:
         self.stats.requests += 1
         if content is not None:
             self.stats.bytes_sent += len(content)
         try:
-            response = self._http.request(method, path, params=params, content=content, headers=headers)
+            response = self._send(method, path, params, content, headers, what)
         except httpx.DecodingError as exc:
             raise ServerError(
                 f"the server at {self.base_url} answered {what} with a body that cannot be decoded "
-                f"({exc}); it is not speaking fycli's sync protocol"
+                f"({exc}); it is not speaking fycli's sync protocol. {_consequence(what)}"
             ) from exc
         except httpx.ConnectError as exc:
             if _is_tls_failure(exc):
@@ -316,7 +389,35 @@ def garbage_message(base_url: str, what: str, response: httpx.Response | None, w
     return (
         f"the server at {base_url} answered {what} with something that is not fycli's sync protocol "
         f"({why}){shown}. Check the server URL in the config (fycli init --server), or tell the "
-        "platform's operator. Nothing was changed locally."
+        f"platform's operator. {_consequence(what)}"
+    )
+
+
+def _consequence(what: str) -> str:
+    return _PUSH_MAY_HAVE_LANDED if what.startswith("POST /v1/sync/push") else _NOTHING_CHANGED
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names this machine (traffic to it never crosses a network)."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(url: str, *, allow_insecure_http: bool) -> None:
+    """Refuse to send a token over plain http to another machine, unless allowed."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme != "http" or allow_insecure_http or is_loopback_host(parsed.hostname or ""):
+        return
+    raise InsecureServer(
+        f"refusing to send your token to {url} over plain http: anyone on the network between "
+        "here and the server could read it and act as you. Use the https:// address of the "
+        "platform; if this network is trusted, pass --allow-insecure-http to `fycli init` (or set "
+        "allow_insecure_http = true in config.toml)"
     )
 
 

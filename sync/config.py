@@ -4,7 +4,8 @@ Three files in the config directory (``$FYCLI_CONFIG_DIR``, else ``$XDG_CONFIG_H
 else ``~/.config/fycli``):
 
 - ``config.toml`` — ``server_url``, ``database``, optional ``token_file``, ``ca_bundle``,
-  ``timeout``, ``page_limit``, ``retries``. Relative paths are relative to the config directory.
+  ``timeout``, ``page_limit``, ``retries``, ``sync_deadline``, ``sync_lock_wait``,
+  ``allow_insecure_http``. Relative paths are relative to the config directory.
 - ``token`` — the liaison's bearer token, alone, readable by its owner only (0600). A token file
   others can read is refused: a token is a person's signature on the platform.
 - ``templates.toml`` — the unit's reply templates (``[[template]]`` with ``name``, ``title``,
@@ -53,6 +54,9 @@ class Config:
     timeout: float = 60.0
     page_limit: int | None = None
     retries: int = 6  # tries per request, the first included (1: never retry)
+    sync_deadline: float = 1800.0  # seconds one whole sync may take (a first pull resumes after)
+    sync_lock_wait: float = 5.0  # seconds a sync waits for another sync of the same replica
+    allow_insecure_http: bool = False  # send the token over plain http to a non-loopback host
 
     @property
     def directory(self) -> Path:
@@ -79,6 +83,12 @@ class Config:
             lines.append(f"page_limit = {int(self.page_limit)}")
         if self.retries != 6:
             lines.append(f"retries = {int(self.retries)}")
+        if self.sync_deadline != 1800.0:
+            lines.append(f"sync_deadline = {float(self.sync_deadline)!r}")
+        if self.sync_lock_wait != 5.0:
+            lines.append(f"sync_lock_wait = {float(self.sync_lock_wait)!r}")
+        if self.allow_insecure_http:
+            lines.append("allow_insecure_http = true")
         return "\n".join(lines) + "\n"
 
     def save(self) -> None:
@@ -96,6 +106,9 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool, str]] = {
     "timeout": ((int, float), False, "a number of seconds"),
     "page_limit": ((int,), False, "an integer"),
     "retries": ((int,), False, "an integer (tries per request)"),
+    "sync_deadline": ((int, float), False, "a number of seconds (one whole sync at most)"),
+    "sync_lock_wait": ((int, float), False, "a number of seconds (wait for another sync)"),
+    "allow_insecure_http": ((bool,), False, "true or false (send the token over plain http)"),
     # The terminal app's key bindings by id (tui/core/config.py reads them; `?` lists the ids).
     "keys": ((dict,), False, 'a table of binding id = "key" (e.g. resolve = "ctrl+d")'),
 }
@@ -128,7 +141,7 @@ def load_config(directory: Path) -> Config:
                 raise ConfigError(f"{path}: missing key {key!r} ({shown}); run `fycli init` to rewrite it")
             continue
         value = data[key]
-        if isinstance(value, bool) or not isinstance(value, types):
+        if isinstance(value, bool) != (bool in types) or not isinstance(value, types):
             raise ConfigError(f"{path}: key {key!r} must be {shown}, not {type(value).__name__} {value!r}")
     url = data["server_url"].strip()
     if not url.startswith(("http://", "https://")) or len(url) < 10:
@@ -137,6 +150,10 @@ def load_config(directory: Path) -> Config:
         raise ConfigError(f"{path}: key 'timeout' must be between 0 and 3600 seconds")
     if "page_limit" in data and not 1 <= data["page_limit"] <= 5000:
         raise ConfigError(f"{path}: key 'page_limit' must be between 1 and 5000")
+    if "sync_deadline" in data and not 1 <= data["sync_deadline"] <= 86400:
+        raise ConfigError(f"{path}: key 'sync_deadline' must be between 1 and 86400 seconds")
+    if "sync_lock_wait" in data and not 0 <= data["sync_lock_wait"] <= 600:
+        raise ConfigError(f"{path}: key 'sync_lock_wait' must be between 0 and 600 seconds")
     if "retries" in data and not 1 <= data["retries"] <= 20:
         raise ConfigError(f"{path}: key 'retries' must be between 1 and 20")
     if not data["database"].strip():
@@ -155,6 +172,9 @@ def load_config(directory: Path) -> Config:
         timeout=float(data.get("timeout", 60.0)),
         page_limit=data.get("page_limit"),
         retries=data.get("retries", 6),
+        sync_deadline=float(data.get("sync_deadline", 1800.0)),
+        sync_lock_wait=float(data.get("sync_lock_wait", 5.0)),
+        allow_insecure_http=data.get("allow_insecure_http", False),
     )
 
 

@@ -25,6 +25,7 @@ import orjson
 from schemas.wire import MAX_PULL_LIMIT
 from sync.client import SyncClient, garbage_message
 from sync.errors import ServerError, SyncError
+from sync.lock import sync_lock
 
 #: Called as ``progress(phase, done, total)``; ``phase`` is "push" or "pull"; ``total`` is None
 #: when unknown (a pull does not know how many pages are coming).
@@ -76,13 +77,38 @@ def sync(
     push: bool = True,
     pull: bool = True,
     page_limit: int | None = None,
+    deadline: float | None = None,
+    lock_wait: float | None = None,
 ) -> SyncReport:
     """Bring ``replica`` and the server together. Raises a :class:`~sync.errors.SyncError`
-    (after recording it in the replica) when the server cannot be used; work is kept."""
+    (after recording it in the replica) when the server cannot be used; work is kept.
+
+    ``deadline``: seconds the whole sync may take; past it no request runs on and the sync
+    raises :class:`~sync.errors.DeadlineExceeded` (what was stored so far stays stored).
+
+    ``lock_wait``: take the replica's sync lock (:func:`sync.lock.sync_lock`) for the sync,
+    waiting this long for another sync to finish before raising :class:`~sync.errors.SyncBusy`;
+    None when the caller holds it already (or the replica has no file).
+    """
+    if lock_wait is not None:
+        with sync_lock(replica.path, lock_wait):
+            return sync(
+                replica,
+                client,
+                progress=progress,
+                push=push,
+                pull=pull,
+                page_limit=page_limit,
+                deadline=deadline,
+            )
     started = time.monotonic()
     report = SyncReport()
     before = _snapshot(client)
     notify = progress or (lambda phase, done, total: None)
+    outer_deadline = client.deadline
+    if deadline is not None:
+        ours = started + deadline
+        client.deadline = ours if outer_deadline is None else min(ours, outer_deadline)
     try:
         _ensure_identity(replica, client)
         for _ in range(MAX_ROUNDS):
@@ -102,6 +128,8 @@ def sync(
             with contextlib.suppress(Exception):  # never mask the real failure with this one
                 replica.record_sync(ok=False, error=str(exc))
         raise
+    finally:
+        client.deadline = outer_deadline
     _finish(replica, client, report, before, started)
     replica.record_sync(ok=True)
     return report

@@ -11,6 +11,7 @@ from __future__ import annotations
 EXIT_ERROR = 1
 EXIT_UNREACHABLE = 3
 EXIT_AUTH = 4
+EXIT_BUSY = 6  # another sync of this replica is running (5 is EXIT_CONFLICTS in fycli.py)
 
 
 class SyncError(Exception):
@@ -25,6 +26,10 @@ class Unreachable(SyncError):
     exit_code = EXIT_UNREACHABLE
 
 
+class DeadlineExceeded(Unreachable):
+    """The whole sync ran past its deadline (a server that trickles or stalls). Work is kept."""
+
+
 class ServerUnavailable(Unreachable):
     """The server answered 5xx or 429 on every retry: it is there but not serving. Work is kept."""
 
@@ -33,6 +38,18 @@ class AuthRefused(SyncError):
     """401/403: the token is wrong, revoked, or not allowed here."""
 
     exit_code = EXIT_AUTH
+
+
+class InsecureServer(SyncError):
+    """The server URL is plain http:// to a host other than this machine: the token would cross
+    the network in clear. Refused unless the liaison allowed it (``allow_insecure_http``)."""
+
+
+class SyncBusy(SyncError):
+    """Another sync of the same replica is running (the app's, cron's, a script's). Nothing was
+    done; the other sync sends and fetches the same work."""
+
+    exit_code = EXIT_BUSY
 
 
 class ServerError(SyncError):

@@ -20,6 +20,9 @@ from sync.errors import AuthRefused, SyncError, Unreachable
 #: The app retries on its own schedule (background sync), so one sync gives up fast when the
 #: link is down instead of holding the sync bar in "syncing…" for a minute.
 APP_RETRY = RetryPolicy(attempts=2, base=0.3, cap=2.0, max_retry_after=10.0)
+#: The background sync takes the replica's sync lock (sync/lock.py) like `fycli sync` does; when
+#: a cron or script sync holds it, it gives up after this long (SyncBusy) and tries next round.
+APP_LOCK_WAIT = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,7 @@ class SyncRunner:
             failure = error = None
             client = self.client_factory()
             try:
-                report = sync(replica, client, progress=progress)
+                report = sync(replica, client, progress=progress, lock_wait=APP_LOCK_WAIT)
             except Unreachable as exc:
                 failure, error = "unreachable", str(exc)
             except AuthRefused as exc:
