@@ -273,6 +273,15 @@ class SyncClient:
             "FYCLI_SYNC_DEADLINE or --deadline set how long a sync may take)"
         )
 
+    def _too_slow(self, what: str, seconds: float, received: int) -> Unreachable:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return self._past_deadline(what, _Transient(f"{received} bytes of the answer in {seconds:.0f} s"))
+        return Unreachable(
+            f"{self.base_url} is too slow: the answer to {what} was still arriving after "
+            f"{seconds:.0f} s ({received} bytes so far; a request may take {REQUEST_DEADLINE_FACTOR} × "
+            "timeout). Your work is kept locally and will be sent by the next sync."
+        )
+
     def _try_deadline(self) -> float:
         """When this try must be over: its own bound, or the sync's if that comes first."""
         own = time.monotonic() + self.timeout * REQUEST_DEADLINE_FACTOR
@@ -291,10 +300,8 @@ class SyncClient:
             for chunk in response.iter_bytes():
                 chunks.append(chunk)
                 if time.monotonic() > ends:
-                    raise _Transient(
-                        f"the answer to {what} was still arriving after {time.monotonic() - started:.0f} s "
-                        f"({response.num_bytes_downloaded} bytes so far)"
-                    )
+                    # Not retried: the same request to the same server would crawl the same way.
+                    raise self._too_slow(what, time.monotonic() - started, response.num_bytes_downloaded)
             # What Response.read() does, with the deadline checked between chunks.
             response._content = b"".join(chunks)
         return response

@@ -119,7 +119,7 @@ def test_long_outage_then_recovery_converges(village: Village, tmp_path: Path) -
     # And the replica equals what a fresh replica pulls from the server now.
     fresh = Replica.open(tmp_path / "fresh.db", create=True)
     try:
-        with SyncClient(village.url, token) as client:
+        with SyncClient(village.url, token, allow_insecure_http=True) as client:
             sync(fresh, client)
         theirs = _snapshot(fresh)
     finally:

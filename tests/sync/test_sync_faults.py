@@ -73,6 +73,27 @@ def test_a_trickling_server_cannot_keep_a_pull_alive_past_its_deadline(tmp_path)
     assert took < 15, took
 
 
+def test_a_trickling_answer_is_given_up_after_four_timeouts_and_not_retried(tmp_path):
+    """Defect 6 with the default sync deadline (1800 s): one try may take 4 × timeout."""
+    with CentralServer.start(tmp_path) as server, trickling_server(interval=0.5) as trickler:
+        server.add_unit("t1")
+        me = _liaison(tmp_path, server, server.url, timeout=2)  # 6 tries per request
+        config = me / "config.toml"
+        config.write_text(config.read_text().replace(server.url, trickler), encoding="utf-8")
+        started = time.monotonic()
+        process = _spawn(me, "pull")
+        try:
+            _out, err = process.communicate(timeout=40)  # bounded wait on the process itself
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise AssertionError("fycli pull with timeout = 2 was still running after 40 s") from None
+        took = time.monotonic() - started
+    assert process.returncode == EXIT_UNREACHABLE, err
+    assert "is too slow" in err and "your work is kept locally" in err.lower(), err
+    assert took < 15, took  # 8 s for the one try, plus the interpreter's start
+
+
 def test_a_garbled_push_answer_is_told_honestly_and_settled_exactly_once(tmp_path):
     """Defect 13. Before: "Nothing was changed locally" though the server had the note."""
     with CentralServer.start(tmp_path) as server, proxy(server.url) as middle:

@@ -118,6 +118,7 @@ def client_factory_from_config(config_directory: Path | None = None) -> tuple[Pa
             connect_timeout=5.0,
             ca_bundle=config.ca_bundle,
             retry=APP_RETRY,
+            allow_insecure_http=config.allow_insecure_http,
         )
 
     return config.database, make
