@@ -53,8 +53,19 @@ from local_db.columns import (
     join_doc,
     split_doc,
 )
+from local_db.files import check_writable, create_private_file, restrict_modes
 from local_db.pages import PulledPage, check_page
-from local_db.schema import SCHEMA_VERSION, corrupt_error, inspect_file, is_locked, locked_error, migrate
+from local_db.schema import (
+    DAMAGE_CODES,
+    SCHEMA_VERSION,
+    corrupt_error,
+    error_code,
+    error_for,
+    inspect_file,
+    is_locked,
+    locked_error,
+    migrate,
+)
 from local_db.textindex import TextIndex
 from schemas.actions import (
     Accept,
@@ -120,7 +131,9 @@ def _parse_dt(text: str | None) -> dt.datetime | None:
 
 def _guarded(method: Callable) -> Callable:
     """Turn a database error met while working (a damaged page deep in the file, a file
-    replaced under us, a lock held too long) into a :class:`ReplicaError` that says what to do.
+    replaced under us or made read-only, a lock held too long) into a :class:`ReplicaError`
+    that says what to do. Which one is decided by SQLite's result code (schema.error_for):
+    "damaged" only when SQLite says the file is corrupt.
 
     Opening checks the header and schema; damage further in shows only when a query reads it.
     """
@@ -129,37 +142,15 @@ def _guarded(method: Callable) -> Callable:
     def guarded(self: Replica, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except sqlite3.OperationalError as e:
-            if is_locked(e):
-                raise locked_error(self.path) from e
-            if _is_damage(e):
-                raise damaged_error(self.path, e) from e
-            raise
         except sqlite3.DatabaseError as e:
-            if isinstance(e, sqlite3.IntegrityError | sqlite3.ProgrammingError) or not _is_damage(e):
+            if isinstance(e, sqlite3.IntegrityError | sqlite3.ProgrammingError):
                 raise
-            raise damaged_error(self.path, e) from e
+            error = error_for(self.path, e)
+            if error is None:
+                raise
+            raise error from e
 
     return guarded
-
-
-def _is_damage(error: sqlite3.Error) -> bool:
-    text = str(error).lower()
-    return any(
-        s in text for s in ("malformed", "not a database", "disk i/o", "corrupt", "database or disk is full")
-    )
-
-
-def damaged_error(path: Path, error: Exception) -> ReplicaError:
-    """What to do about a replica found damaged while in use."""
-    if "full" in str(error).lower():
-        return ReplicaError(f"the disk holding {path} is full ({error}); free some space and try again.")
-    return ReplicaError(
-        f"{path} is damaged ({error}). `fycli status --check` checks the whole file. To recover: "
-        f"close fycli, move {path.name} aside (keep it: `sqlite3 {path.name} .recover` can still read "
-        "the unsent actions in its outbox table), then run `fycli init` and `fycli sync` to pull a "
-        "fresh copy."
-    )
 
 
 class Replica:
@@ -199,10 +190,13 @@ class Replica:
         if path.exists():
             if path.is_dir():
                 raise ReplicaError(f"{path} is a directory; give the path of the replica file")
+            check_writable(path)  # before SQLite could make read-only -wal/-shm files
             version = inspect_file(path)
         elif create:
             if not path.parent.is_dir():
                 raise ReplicaError(f"cannot create {path}: the directory {path.parent} does not exist")
+            check_writable(path)
+            create_private_file(path)  # 0600 from the start: it will hold citizens' data
             version = None
         else:
             raise ReplicaError(f"no replica at {path}; run `fycli init` to create one")
@@ -224,14 +218,12 @@ class Replica:
             with replica._tx():
                 if replica._meta("client_id") is None:
                     replica._set_meta(client_id=uuid.uuid4().hex, calendar_version="0")
-        except sqlite3.OperationalError as e:
-            conn.close()
-            if is_locked(e):
-                raise locked_error(path) from e
-            raise corrupt_error(path, e) from e
         except sqlite3.DatabaseError as e:
             conn.close()
-            raise corrupt_error(path, e) from e
+            if error_code(e) in DAMAGE_CODES:
+                raise corrupt_error(path, e) from e
+            raise error_for(path, e) or ReplicaError(f"cannot open {path}: {e}") from e
+        restrict_modes(path)  # a replica made by an older fycli was readable by everyone
         return replica
 
     def check(self) -> list[str]:
