@@ -317,6 +317,7 @@ def init(
     nothing is written if the server refuses the token.
     """
     from local_db.api import ReplicaError
+    from local_db.files import make_private_dir
     from local_db.replica import Replica
     from sync.client import SyncClient
     from sync.config import (
@@ -366,7 +367,7 @@ def init(
         token_file=Path(TOKEN_FILE),
         ca_bundle=Path(ca_bundle).resolve() if ca_bundle else None,
     )
-    database.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(database.parent)  # 0700: the replica holds citizens' data
     replica = Replica.open(database, create=True)
     try:
         state = replica.state()

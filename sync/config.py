@@ -28,6 +28,8 @@ CONFIG_FILE = "config.toml"
 TOKEN_FILE = "token"
 TEMPLATES_FILE = "templates.toml"
 DATABASE_FILE = "replica.db"
+#: The config directory holds the token and (by default) the replica: owner only.
+PRIVATE_DIR = 0o700
 
 
 def config_dir(override: str | os.PathLike | None = None) -> Path:
@@ -83,7 +85,7 @@ class Config:
 
     def save(self) -> None:
         """Write config.toml atomically (a crash leaves the old file or the new one)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
         _atomic_write(self.path, self.to_toml(), mode=0o644)
 
 
@@ -181,7 +183,7 @@ def read_token(path: Path) -> str:
 
 def write_token(path: Path, token: str) -> None:
     """Store ``token`` with owner-only permissions (0600), atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
     _atomic_write(path, token.strip() + "\n", mode=0o600)
 
 
@@ -262,7 +264,7 @@ def write_default_templates(directory: Path) -> Path:
     """Write the default templates unless the unit already has its own file."""
     path = directory / TEMPLATES_FILE
     if not path.exists():
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
         _atomic_write(path, templates_toml(DEFAULT_TEMPLATES), mode=0o644)
     return path
 
