@@ -765,7 +765,7 @@ class Replica:
             events = [
                 Event.model_validate_json(doc)
                 for (doc,) in self._conn.execute(
-                    "SELECT json FROM events WHERE ticket_id = ? ORDER BY at, id", (ticket_id,)
+                    "SELECT json FROM events WHERE ticket_id = ? ORDER BY pos", (ticket_id,)
                 )
             ]
         assert view is not None
@@ -1017,9 +1017,7 @@ class Replica:
                 "INSERT OR REPLACE INTO notes (id, ticket_id, at, json) VALUES (?, ?, ?, ?)", plan.notes
             )
         if plan.events:
-            c.executemany(
-                "INSERT OR REPLACE INTO events (id, ticket_id, at, json) VALUES (?, ?, ?, ?)", plan.events
-            )
+            self._store_events(plan.events)
         if plan.removed:
             # A ticket both in this page and removed: the state says whether it is still ours.
             unit = self._meta("unit_id")
@@ -1048,6 +1046,17 @@ class Replica:
                 )
             ]
             self._refresh(affected)
+
+    def _store_events(self, events: list[tuple]) -> None:
+        """Store pulled events ``(id, ticket_id, at, json)`` numbered in the order they came,
+        which is the server's (see schema ``_V2``). An event pulled again keeps its place."""
+        start = int(self._meta("event_pos") or 0)
+        self._conn.executemany(
+            "INSERT INTO events (id, ticket_id, at, json, pos) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (ticket_id, id) DO UPDATE SET at = excluded.at, json = excluded.json",
+            [(*event, start + n) for n, event in enumerate(events, 1)],
+        )
+        self._set_meta(event_pos=start + len(events))
 
     def reset_pulled_state(self) -> None:
         """Forget everything pulled (cursor too) but keep the outbox and the conflict inbox.

@@ -101,8 +101,21 @@ CREATE TABLE metrics (unit_id TEXT NOT NULL, month TEXT NOT NULL, json TEXT NOT 
                       PRIMARY KEY (unit_id, month));
 """
 
+# Why ``events.pos``: a ticket's history must read in the server's order. Sorting by time
+# put a sign-for and the resolve queued with it (same instant) in the order of their random
+# ids. Pull pages bring events in the server's sequence, so the order they arrive in is the
+# server's: ``pos`` numbers them as they arrive (``meta.event_pos`` is the last one given).
+# Events stored before it are numbered in their old order (time, then id): nothing better is known.
+_V2 = """
+ALTER TABLE events ADD COLUMN pos INTEGER;
+UPDATE events SET pos = o.n
+  FROM (SELECT ticket_id, id, row_number() OVER (ORDER BY at, id) AS n FROM events) AS o
+  WHERE o.ticket_id = events.ticket_id AND o.id = events.id;
+INSERT OR REPLACE INTO meta (key, value) SELECT 'event_pos', count(*) FROM events;
+"""
+
 #: Migration ``n`` brings a file from version ``n - 1`` to ``n``. Append only; never edit one.
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
