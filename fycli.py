@@ -594,7 +594,10 @@ def list_cmd(
     as_json: bool,
 ) -> None:
     """List tickets, soonest deadline first."""
-    from local_db.api import SortKey, TicketQuery, View
+    from local_db.api import SortKey, TicketQuery, View, search_problem
+
+    if (problem := search_problem(search)) is not None:
+        raise click.BadParameter(problem, param_hint="--search")
 
     chosen = [v for v, on in ((view, view is not None), ("due_soon", due_soon), ("overdue", overdue)) if on]
     if len(chosen) > 1:
