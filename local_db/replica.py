@@ -55,6 +55,7 @@ from local_db.columns import (
 )
 from local_db.files import check_writable, create_private_file, restrict_modes
 from local_db.pages import PulledPage, check_page
+from local_db.salvage import SavedWork
 from local_db.schema import (
     DAMAGE_CODES,
     SCHEMA_VERSION,
@@ -1146,6 +1147,43 @@ class Replica:
                 )
                 self._refresh([ticket_id])
             return result
+
+    # -- unsent work saved from another replica (local_db/salvage.py) ----------------------
+    def import_saved(self, saved: SavedWork) -> tuple[int, int, int]:
+        """Queue the saved outbox again and put the saved conflicts back in the inbox, in ONE
+        transaction; returns (actions queued, conflicts restored, entries already here).
+
+        Actions keep their ids, order, group and "sent" mark (one that may have reached the
+        server stays not undoable; the server's de-duplication keeps it from applying twice).
+        An entry whose action id this replica already has is skipped: importing twice is safe.
+        """
+        with self._tx():
+            unit = self._meta("unit_id")
+            if saved.unit_id and unit and saved.unit_id != unit:
+                raise ReplicaError(
+                    f"the saved work is unit {saved.unit_id}'s, but {self.path} is unit {unit}'s; "
+                    "import it into a replica of the same unit"
+                )
+            c = self._conn
+            known = {
+                a for (a,) in c.execute("SELECT action_id FROM outbox UNION SELECT action_id FROM conflicts")
+            }
+            queued = [e for e in saved.outbox if e["action_id"] not in known]
+            restored = [e for e in saved.conflicts if e["action_id"] not in known]
+            c.executemany(
+                "INSERT INTO outbox (action_id, group_id, ticket_id, kind, json, created_at, sent) "
+                "VALUES (:action_id, :group_id, :ticket_id, :kind, :json, :created_at, :sent)",
+                [{**e, "sent": 1 if e["sent"] else 0} for e in queued],
+            )
+            c.executemany(
+                "INSERT INTO conflicts (action_id, ticket_id, kind, json, reason, message, server_ticket, "
+                "changed_by, changed_at, refused_at, state) VALUES (:action_id, :ticket_id, :kind, :json, "
+                ":reason, :message, :server_ticket, :changed_by, :changed_at, :refused_at, 'open')",
+                restored,
+            )
+            self._refresh([e["ticket_id"] for e in queued + restored])
+        skipped = len(saved.outbox) + len(saved.conflicts) - len(queued) - len(restored)
+        return len(queued), len(restored), skipped
 
     # -- calendar and metrics (offline) ---------------------------------------------------
     def calendar(self) -> WorkCalendar:

@@ -181,6 +181,11 @@ def read_token(path: Path) -> str:
     return token
 
 
+def write_private_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (0600), atomically."""
+    _atomic_write(path, text, mode=0o600)
+
+
 def write_token(path: Path, token: str) -> None:
     """Store ``token`` with owner-only permissions (0600), atomically."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
