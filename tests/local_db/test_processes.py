@@ -139,3 +139,42 @@ def test_other_processes_never_delete_the_open_apps_wal(tmp_path):
         assert kinds == ["accept", "note", "note"]
     finally:
         conn.close()
+
+
+def test_a_real_sync_in_another_process_never_deletes_the_open_apps_wal(tmp_path, central_server):
+    from click.testing import CliRunner
+
+    from fycli import cli
+
+    central_server.add_unit("u1", "王店镇人民政府")
+    ids = central_server.register_and_assign("u1", 3)
+    token_file = tmp_path / "token.txt"
+    token_file.write_text(central_server.add_liaison("u1", "王") + "\n")
+    token_file.chmod(0o600)
+    home = tmp_path / "liaison"
+    init = CliRunner().invoke(cli, ["--config-dir", str(home), "init", "--server", central_server.url,
+                                    "--token-file", str(token_file)])  # fmt: skip
+    assert init.exit_code == 0, init.output
+    db = home / "replica.db"
+
+    def sync() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "fycli", "--config-dir", str(home), "sync"],
+            cwd=REPO, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    assert sync().returncode == 0
+    holder = Holder(db)
+    try:
+        holder.ask("background-sync")
+        accept = fycli(db, "accept", *ids)
+        assert accept.returncode == 0, accept.stderr
+        done = sync()  # the cron job: pushes the accepts, pulls, closes its connection
+        assert done.returncode == 0, done.stderr
+        holder.ask("background-sync")
+        assert fycli(db, "status").returncode == 0
+        fds = holder.ask("fds")
+        assert fds["deleted"] == [], fds
+    finally:
+        holder.stop()
+    assert [central_server.ticket(t)["ticket"]["status"] for t in ids] == ["in_progress"] * 3
