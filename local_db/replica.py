@@ -1049,13 +1049,14 @@ class Replica:
             self._refresh(affected)
 
     def _store_events(self, events: list[tuple]) -> None:
-        """Store pulled events ``(id, ticket_id, at, json)`` numbered in the order they came,
-        which is the server's (see schema ``_V2``). An event pulled again keeps its place."""
-        start = int(self._meta("event_pos") or 0)
+        """Store pulled events ``(id, ticket_id, at, json, place in the page)`` numbered in the
+        order they came, which is the server's (see schema ``_V2``). An event pulled again
+        keeps its place."""
+        start = int(self._meta("event_pos") or 0)  # an int: safe to put in the SQL text
         self._conn.executemany(
-            "INSERT INTO events (id, ticket_id, at, json, pos) VALUES (?, ?, ?, ?, ?) "
+            f"INSERT INTO events (id, ticket_id, at, json, pos) VALUES (?1, ?2, ?3, ?4, ?5 + {start}) "
             "ON CONFLICT (ticket_id, id) DO UPDATE SET at = excluded.at, json = excluded.json",
-            [(*event, start + n) for n, event in enumerate(events, 1)],
+            events,
         )
         self._set_meta(event_pos=start + len(events))
 
