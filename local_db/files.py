@@ -34,7 +34,7 @@ def make_private_dir(directory: Path) -> None:
         return
     directory.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
     if _POSIX:
-        os.chmod(directory, DIR_MODE)  # the umask may have widened nothing, but narrowed: be exact
+        os.chmod(directory, DIR_MODE)  # mkdir's mode is narrowed by the umask; set it exactly
 
 
 def create_private_file(path: Path) -> None:

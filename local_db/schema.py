@@ -149,7 +149,8 @@ def inspect_file(path: Path) -> int | None:
         if error_code(e) == sqlite3.SQLITE_NOTADB:
             raise ReplicaError(
                 f"{path} is not a fycli replica (not a SQLite database); it was left untouched. "
-                "Point fycli at another path, or move this file away and run `fycli init`."
+                "Point fycli at another path, or move this file away (keep it if it was your "
+                "replica) and run `fycli init`."
             ) from e
         raise error_for(path, e) or corrupt_error(path, e) from e
     finally:
@@ -187,6 +188,12 @@ def error_for(path: Path, error: sqlite3.Error) -> ReplicaError | None:
         return locked_error(path)
     if code in DAMAGE_CODES:
         return damaged_error(path, error)
+    if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_READONLY_DBMOVED:
+        return ReplicaError(
+            f"{path} was moved, replaced or deleted while fycli had it open; nothing more was "
+            "written to it. Close fycli and start it again (your unsent work is in the file that "
+            "was moved: `fycli --db THAT_FILE outbox export FILE` saves it)."
+        )
     if code == sqlite3.SQLITE_READONLY:
         return readonly_error(path)
     if code == sqlite3.SQLITE_FULL:
