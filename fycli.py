@@ -326,6 +326,7 @@ def init(
     nothing is written if the server refuses the token.
     """
     from local_db.api import ReplicaError
+    from local_db.files import make_private_dir
     from local_db.replica import Replica
     from sync.client import SyncClient, check_transport
     from sync.config import (
@@ -377,7 +378,7 @@ def init(
         ca_bundle=Path(ca_bundle).resolve() if ca_bundle else None,
         allow_insecure_http=allow_insecure_http,
     )
-    database.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(database.parent)  # 0700: the replica holds citizens' data
     replica = Replica.open(database, create=True)
     try:
         state = replica.state()
@@ -544,9 +545,12 @@ def status(env: Env, check: bool, as_json: bool) -> None:
                 emit_json({"database": str(env.database_path()), "check": problems})
             for problem in problems[:20]:
                 click.echo(f"  {problem}", err=True)
+            from local_db.schema import SAVE_FIRST
+
+            name = env.database_path().name
             _fail(
-                f"{env.database_path()} is damaged ({len(problems)} problem(s)): close fycli, move it aside "
-                "(sqlite3's .recover can still read its outbox), then `fycli init --force` and `fycli sync`",
+                f"{env.database_path()} is damaged ({len(problems)} problem(s)). "
+                + SAVE_FIRST.format(name=name),
                 EXIT_ERROR,
             )
     state = replica.state()
@@ -621,7 +625,10 @@ def list_cmd(
     as_json: bool,
 ) -> None:
     """List tickets, soonest deadline first."""
-    from local_db.api import SortKey, TicketQuery, View
+    from local_db.api import SortKey, TicketQuery, View, search_problem
+
+    if (problem := search_problem(search)) is not None:
+        raise click.BadParameter(problem, param_hint="--search")
 
     chosen = [v for v, on in ((view, view is not None), ("due_soon", due_soon), ("overdue", overdue)) if on]
     if len(chosen) > 1:
@@ -914,6 +921,78 @@ def conflicts_resolve(env: Env, action_ids: tuple[str, ...], how: str | None, as
     report_results(
         results, as_json, {"reapply": "re-queued", "note": "kept as a note", "drop": "dropped"}[how]
     )
+
+
+# -- saving unsent work (before a damaged replica is moved aside) ------------------------------
+
+
+@cli.group()
+def outbox() -> None:
+    """Save unsent work to a file, and queue it again in another replica."""
+
+
+@outbox.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@pass_env
+def outbox_export(env: Env, file: str, force: bool) -> None:
+    """Save the unsent actions and the conflict inbox to FILE (JSON; '-' for stdout).
+
+    Reads what it can even from a replica too damaged to open; changes nothing in it.
+    Re-queue the saved work with `fycli outbox import FILE`.
+    """
+    from local_db.salvage import export_unsent
+    from sync.config import write_private_file
+
+    path = env.database_path()
+    doc = export_unsent(path)
+    text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    if file == "-":
+        click.echo(text, nl=False)
+    else:
+        target = Path(file).expanduser()
+        if target.exists() and not force:
+            raise click.BadParameter(
+                f"{file} exists already; choose another name or pass --force", param_hint="FILE"
+            )
+        if target.resolve() == path.resolve():
+            raise click.BadParameter("FILE is the replica itself; choose another name", param_hint="FILE")
+        write_private_file(target, text)  # 0600: it holds the replies typed for citizens
+    missing = " (the conflict inbox could not be read)" if doc["conflicts_unreadable"] else ""
+    log(
+        f"saved {len(doc['outbox'])} unsent actions and {len(doc['conflicts'])} open conflicts "
+        f"from {path}{missing}; queue them again with `fycli outbox import {file}`"
+    )
+
+
+@outbox.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@json_option
+@pass_env
+def outbox_import(env: Env, file: str, as_json: bool) -> None:
+    """Queue the work saved by `fycli outbox export` again (sent by the next sync).
+
+    Actions keep their ids, so one that did reach the server before is not applied twice;
+    importing the same file again queues nothing.
+    """
+    from local_db.salvage import check_saved
+
+    try:
+        raw = sys.stdin.read() if file == "-" else Path(file).expanduser().read_text(encoding="utf-8")
+        doc = json.loads(raw)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {file}: {exc.strerror}", param_hint="FILE") from None
+    except ValueError as exc:
+        raise click.BadParameter(f"{file} is not JSON ({exc})", param_hint="FILE") from None
+    saved = check_saved(doc, file)
+    queued, restored, skipped = env.replica().import_saved(saved)
+    if as_json:
+        emit_json({"queued": queued, "conflicts": restored, "already_here": skipped})
+    else:
+        log(
+            f"queued {queued} actions and restored {restored} conflicts ({skipped} already here)"
+            + ("; run `fycli sync` to send" if queued else "")
+        )
 
 
 # -- templates ----------------------------------------------------------------------------------

@@ -22,6 +22,32 @@ class ReplicaError(Exception):
     """
 
 
+#: A search longer than this is refused with :class:`SearchTooLong`: SQLite itself fails on
+#: ~500 words ("Expression tree is too large") and on one 50,000-character word ("LIKE or GLOB
+#: pattern too complex"); a liaison's search is a few words.
+MAX_SEARCH_WORDS = 16
+MAX_SEARCH_CHARS = 200
+
+
+class SearchTooLong(ValueError):
+    """A search the replica will not run; the message says so and what to do (one line)."""
+
+
+def search_problem(search: str) -> str | None:
+    """Why ``search`` is too long to run, in one line, or None when it can be run.
+
+    The terminal app asks before searching; the replica raises :class:`SearchTooLong` with it.
+    """
+    words = search.split()
+    text = " ".join(words)
+    if len(words) <= MAX_SEARCH_WORDS and len(text) <= MAX_SEARCH_CHARS:
+        return None
+    return (
+        f"the search is too long ({len(words)} words, {len(text)} characters): search with at most "
+        f"{MAX_SEARCH_WORDS} words and {MAX_SEARCH_CHARS} characters"
+    )
+
+
 class View(StrEnum):
     """The queue's tabs. Each is a filter over the liaison's working list."""
 

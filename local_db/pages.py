@@ -63,7 +63,7 @@ def check_page(page: Any) -> PulledPage:
             raise ValueError(f"pulled ticket #{i} ({where!r:.50}) is malformed: {e}") from None
         plan.tickets.append((columns, text, raw))
     plan.notes = _records(page, "notes", "created_at")
-    plan.events = _records(page, "events", "at")
+    plan.events = _records(page, "events", "at", numbered=True)
     removed = page.get("removed", [])
     if not isinstance(removed, list) or not all(isinstance(r, str) for r in removed):
         raise ValueError("the pulled page's removed must be a list of ticket ids")
@@ -87,7 +87,9 @@ def check_page(page: Any) -> PulledPage:
     return plan
 
 
-def _records(page: dict, key: str, at_key: str) -> list[tuple]:
+def _records(page: dict, key: str, at_key: str, *, numbered: bool = False) -> list[tuple]:
+    """``(id, ticket_id, at, json)`` of each record; ``numbered`` adds its place in the page
+    (1, 2, …): events are stored in the order the server sent them."""
     items = page.get(key, [])
     if not isinstance(items, list):
         raise ValueError(f"the pulled page's {key} must be a list")
@@ -100,5 +102,6 @@ def _records(page: dict, key: str, at_key: str) -> list[tuple]:
             and isinstance(item.get(at_key), str)
         ):
             raise ValueError(f"pulled {key[:-1]} #{i} is malformed (needs id, ticket_id and {at_key})")
-        out.append((item["id"], item["ticket_id"], item[at_key], orjson.dumps(item).decode()))
+        row = (item["id"], item["ticket_id"], item[at_key], orjson.dumps(item).decode())
+        out.append((*row, i + 1) if numbered else row)
     return out

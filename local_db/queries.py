@@ -16,7 +16,7 @@ common word (see :func:`where`).
 
 from __future__ import annotations
 
-from local_db.api import SortKey, TicketQuery, View
+from local_db.api import SearchTooLong, SortKey, TicketQuery, View, search_problem
 
 RESOLVED_STATUSES = ("resolved", "closed", "archived")
 
@@ -46,6 +46,10 @@ SORT_SQL: dict[SortKey, tuple[str, tuple[str, ...], str]] = {
 
 
 def search_words(search: str) -> list[str]:
+    """The words of a search; raises SearchTooLong for one SQLite could not run (or too slowly)."""
+    problem = search_problem(search)
+    if problem is not None:
+        raise SearchTooLong(problem)
     return [w for w in search.split() if w]
 
 

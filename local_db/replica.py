@@ -53,8 +53,20 @@ from local_db.columns import (
     join_doc,
     split_doc,
 )
+from local_db.files import check_writable, create_private_file, restrict_modes
 from local_db.pages import PulledPage, check_page
-from local_db.schema import SCHEMA_VERSION, corrupt_error, inspect_file, is_locked, locked_error, migrate
+from local_db.salvage import SavedWork
+from local_db.schema import (
+    DAMAGE_CODES,
+    SCHEMA_VERSION,
+    corrupt_error,
+    error_code,
+    error_for,
+    inspect_file,
+    is_locked,
+    locked_error,
+    migrate,
+)
 from local_db.textindex import TextIndex
 from schemas.actions import (
     Accept,
@@ -120,7 +132,9 @@ def _parse_dt(text: str | None) -> dt.datetime | None:
 
 def _guarded(method: Callable) -> Callable:
     """Turn a database error met while working (a damaged page deep in the file, a file
-    replaced under us, a lock held too long) into a :class:`ReplicaError` that says what to do.
+    replaced under us or made read-only, a lock held too long) into a :class:`ReplicaError`
+    that says what to do. Which one is decided by SQLite's result code (schema.error_for):
+    "damaged" only when SQLite says the file is corrupt.
 
     Opening checks the header and schema; damage further in shows only when a query reads it.
     """
@@ -129,37 +143,15 @@ def _guarded(method: Callable) -> Callable:
     def guarded(self: Replica, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except sqlite3.OperationalError as e:
-            if is_locked(e):
-                raise locked_error(self.path) from e
-            if _is_damage(e):
-                raise damaged_error(self.path, e) from e
-            raise
         except sqlite3.DatabaseError as e:
-            if isinstance(e, sqlite3.IntegrityError | sqlite3.ProgrammingError) or not _is_damage(e):
+            if isinstance(e, sqlite3.IntegrityError | sqlite3.ProgrammingError):
                 raise
-            raise damaged_error(self.path, e) from e
+            error = error_for(self.path, e)
+            if error is None:
+                raise
+            raise error from e
 
     return guarded
-
-
-def _is_damage(error: sqlite3.Error) -> bool:
-    text = str(error).lower()
-    return any(
-        s in text for s in ("malformed", "not a database", "disk i/o", "corrupt", "database or disk is full")
-    )
-
-
-def damaged_error(path: Path, error: Exception) -> ReplicaError:
-    """What to do about a replica found damaged while in use."""
-    if "full" in str(error).lower():
-        return ReplicaError(f"the disk holding {path} is full ({error}); free some space and try again.")
-    return ReplicaError(
-        f"{path} is damaged ({error}). `fycli status --check` checks the whole file. To recover: "
-        f"close fycli, move {path.name} aside (keep it: `sqlite3 {path.name} .recover` can still read "
-        "the unsent actions in its outbox table), then run `fycli init` and `fycli sync` to pull a "
-        "fresh copy."
-    )
 
 
 class Replica:
@@ -199,10 +191,13 @@ class Replica:
         if path.exists():
             if path.is_dir():
                 raise ReplicaError(f"{path} is a directory; give the path of the replica file")
+            check_writable(path)  # before SQLite could make read-only -wal/-shm files
             version = inspect_file(path)
         elif create:
             if not path.parent.is_dir():
                 raise ReplicaError(f"cannot create {path}: the directory {path.parent} does not exist")
+            check_writable(path)
+            create_private_file(path)  # 0600 from the start: it will hold citizens' data
             version = None
         else:
             raise ReplicaError(f"no replica at {path}; run `fycli init` to create one")
@@ -224,14 +219,12 @@ class Replica:
             with replica._tx():
                 if replica._meta("client_id") is None:
                     replica._set_meta(client_id=uuid.uuid4().hex, calendar_version="0")
-        except sqlite3.OperationalError as e:
-            conn.close()
-            if is_locked(e):
-                raise locked_error(path) from e
-            raise corrupt_error(path, e) from e
         except sqlite3.DatabaseError as e:
             conn.close()
-            raise corrupt_error(path, e) from e
+            if error_code(e) in DAMAGE_CODES:
+                raise corrupt_error(path, e) from e
+            raise error_for(path, e) or ReplicaError(f"cannot open {path}: {e}") from e
+        restrict_modes(path)  # a replica made by an older fycli was readable by everyone
         return replica
 
     def check(self) -> list[str]:
@@ -773,7 +766,7 @@ class Replica:
             events = [
                 Event.model_validate_json(doc)
                 for (doc,) in self._conn.execute(
-                    "SELECT json FROM events WHERE ticket_id = ? ORDER BY at, id", (ticket_id,)
+                    "SELECT json FROM events WHERE ticket_id = ? ORDER BY pos", (ticket_id,)
                 )
             ]
         assert view is not None
@@ -1025,9 +1018,7 @@ class Replica:
                 "INSERT OR REPLACE INTO notes (id, ticket_id, at, json) VALUES (?, ?, ?, ?)", plan.notes
             )
         if plan.events:
-            c.executemany(
-                "INSERT OR REPLACE INTO events (id, ticket_id, at, json) VALUES (?, ?, ?, ?)", plan.events
-            )
+            self._store_events(plan.events)
         if plan.removed:
             # A ticket both in this page and removed: the state says whether it is still ours.
             unit = self._meta("unit_id")
@@ -1056,6 +1047,18 @@ class Replica:
                 )
             ]
             self._refresh(affected)
+
+    def _store_events(self, events: list[tuple]) -> None:
+        """Store pulled events ``(id, ticket_id, at, json, place in the page)`` numbered in the
+        order they came, which is the server's (see schema ``_V2``). An event pulled again
+        keeps its place."""
+        start = int(self._meta("event_pos") or 0)  # an int: safe to put in the SQL text
+        self._conn.executemany(
+            f"INSERT INTO events (id, ticket_id, at, json, pos) VALUES (?1, ?2, ?3, ?4, ?5 + {start}) "
+            "ON CONFLICT (ticket_id, id) DO UPDATE SET at = excluded.at, json = excluded.json",
+            events,
+        )
+        self._set_meta(event_pos=start + len(events))
 
     def reset_pulled_state(self) -> None:
         """Forget everything pulled (cursor too) but keep the outbox and the conflict inbox.
@@ -1145,6 +1148,43 @@ class Replica:
                 )
                 self._refresh([ticket_id])
             return result
+
+    # -- unsent work saved from another replica (local_db/salvage.py) ----------------------
+    def import_saved(self, saved: SavedWork) -> tuple[int, int, int]:
+        """Queue the saved outbox again and put the saved conflicts back in the inbox, in ONE
+        transaction; returns (actions queued, conflicts restored, entries already here).
+
+        Actions keep their ids, order, group and "sent" mark (one that may have reached the
+        server stays not undoable; the server's de-duplication keeps it from applying twice).
+        An entry whose action id this replica already has is skipped: importing twice is safe.
+        """
+        with self._tx():
+            unit = self._meta("unit_id")
+            if saved.unit_id and unit and saved.unit_id != unit:
+                raise ReplicaError(
+                    f"the saved work is unit {saved.unit_id}'s, but {self.path} is unit {unit}'s; "
+                    "import it into a replica of the same unit"
+                )
+            c = self._conn
+            known = {
+                a for (a,) in c.execute("SELECT action_id FROM outbox UNION SELECT action_id FROM conflicts")
+            }
+            queued = [e for e in saved.outbox if e["action_id"] not in known]
+            restored = [e for e in saved.conflicts if e["action_id"] not in known]
+            c.executemany(
+                "INSERT INTO outbox (action_id, group_id, ticket_id, kind, json, created_at, sent) "
+                "VALUES (:action_id, :group_id, :ticket_id, :kind, :json, :created_at, :sent)",
+                [{**e, "sent": 1 if e["sent"] else 0} for e in queued],
+            )
+            c.executemany(
+                "INSERT INTO conflicts (action_id, ticket_id, kind, json, reason, message, server_ticket, "
+                "changed_by, changed_at, refused_at, state) VALUES (:action_id, :ticket_id, :kind, :json, "
+                ":reason, :message, :server_ticket, :changed_by, :changed_at, :refused_at, 'open')",
+                restored,
+            )
+            self._refresh([e["ticket_id"] for e in queued + restored])
+        skipped = len(saved.outbox) + len(saved.conflicts) - len(queued) - len(restored)
+        return len(queued), len(restored), skipped
 
     # -- calendar and metrics (offline) ---------------------------------------------------
     def calendar(self) -> WorkCalendar:

@@ -15,7 +15,6 @@ from local_db.api import ReplicaError
 
 #: "FYCL" — marks a SQLite file as a fycli replica (see https://www.sqlite.org/pragma.html#pragma_application_id).
 APPLICATION_ID = 0x4659434C
-SQLITE_MAGIC = b"SQLite format 3\x00"
 
 # Why three ticket tables: ``tickets`` is narrow (a few dozen bytes a row) so that counts,
 # filters and sorts over 100,000 rows scan little; the JSON documents and the search text are
@@ -102,8 +101,21 @@ CREATE TABLE metrics (unit_id TEXT NOT NULL, month TEXT NOT NULL, json TEXT NOT 
                       PRIMARY KEY (unit_id, month));
 """
 
+# Why ``events.pos``: a ticket's history must read in the server's order. Sorting by time
+# put a sign-for and the resolve queued with it (same instant) in the order of their random
+# ids. Pull pages bring events in the server's sequence, so the order they arrive in is the
+# server's: ``pos`` numbers them as they arrive (``meta.event_pos`` is the last one given).
+# Events stored before it are numbered in their old order (time, then id): nothing better is known.
+_V2 = """
+ALTER TABLE events ADD COLUMN pos INTEGER;
+UPDATE events SET pos = o.n
+  FROM (SELECT ticket_id, id, row_number() OVER (ORDER BY at, id) AS n FROM events) AS o
+  WHERE o.ticket_id = events.ticket_id AND o.id = events.id;
+INSERT OR REPLACE INTO meta (key, value) SELECT 'event_pos', count(*) FROM events;
+"""
+
 #: Migration ``n`` brings a file from version ``n - 1`` to ``n``. Append only; never edit one.
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -112,35 +124,35 @@ def inspect_file(path: Path) -> int | None:
 
     Raises :class:`ReplicaError` when the file is not SQLite, is corrupt, belongs to another
     program, or was written by a newer fycli.
+
+    The file is read through SQLite only, never with ``open()``: POSIX advisory locks belong to
+    the process, so closing ANY descriptor of the database file drops every SQLite lock this
+    process holds on it (the app keeps a connection open while its sync opens another), and the
+    next other process to close its connection would then delete the live WAL under it.
     """
     try:
-        with path.open("rb") as f:
-            header = f.read(100)
+        if path.stat().st_size == 0:  # stat opens nothing
+            return None
     except OSError as e:
         raise ReplicaError(f"cannot read {path}: {e.strerror}") from e
-    if not header:
-        return None
-    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
-        raise ReplicaError(
-            f"{path} is not a fycli replica (not a SQLite database). "
-            "Point fycli at another path, or move this file away and run `fycli init`."
-        )
     # Read-only and immutable=0: the check itself must never change the file.
     uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=1.0)
-    except sqlite3.Error as e:  # pragma: no cover - the header was readable a moment ago
-        raise ReplicaError(f"cannot open {path}: {e}") from e
+    except sqlite3.Error as e:
+        raise error_for(path, e) or ReplicaError(f"cannot open {path}: {e}") from e
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.OperationalError as e:
-        if is_locked(e):
-            raise locked_error(path) from e
-        raise corrupt_error(path, e) from e
-    except sqlite3.DatabaseError as e:
-        raise corrupt_error(path, e) from e
+    except sqlite3.Error as e:
+        if error_code(e) == sqlite3.SQLITE_NOTADB:
+            raise ReplicaError(
+                f"{path} is not a fycli replica (not a SQLite database); it was left untouched. "
+                "Point fycli at another path, or move this file away (keep it if it was your "
+                "replica) and run `fycli init`."
+            ) from e
+        raise error_for(path, e) or corrupt_error(path, e) from e
     finally:
         conn.close()
     if app_id != APPLICATION_ID:
@@ -158,16 +170,87 @@ def inspect_file(path: Path) -> int | None:
     return version
 
 
+def error_code(error: sqlite3.Error) -> int | None:
+    """SQLite's primary result code of ``error`` (SQLITE_CORRUPT, SQLITE_READONLY …), if known."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+#: What SQLite says when the file itself is damaged; only these make fycli call it "damaged".
+DAMAGE_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+
+
+def error_for(path: Path, error: sqlite3.Error) -> ReplicaError | None:
+    """The ReplicaError (what is wrong, what to do) for a database error met on ``path``,
+    by SQLite's result code; None for an error that is not about the file (a bug: re-raise)."""
+    code = error_code(error)
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or (code is None and is_locked(error)):
+        return locked_error(path)
+    if code in DAMAGE_CODES:
+        return damaged_error(path, error)
+    if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_READONLY_DBMOVED:
+        return ReplicaError(
+            f"{path} was moved, replaced or deleted while fycli had it open; nothing more was "
+            "written to it. Close fycli and start it again (your unsent work is in the file that "
+            "was moved: `fycli --db THAT_FILE outbox export FILE` saves it)."
+        )
+    if code == sqlite3.SQLITE_READONLY:
+        return readonly_error(path)
+    if code == sqlite3.SQLITE_FULL:
+        return ReplicaError(f"the disk holding {path} is full ({error}); free some space and try again.")
+    if code in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+        return ReplicaError(
+            f"cannot read or write {path} ({error}); nothing was changed. Check that its disk is "
+            f"attached and that {path.name}, its -wal and -shm files and its folder are yours and "
+            "writable, then try again."
+        )
+    return None
+
+
+def side_files(path: Path) -> list[Path]:
+    """The files SQLite keeps beside the replica (write-ahead log, shared memory, journal)."""
+    return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+
+
+def readonly_error(path: Path) -> ReplicaError:
+    """The replica (or a file beside it, or its folder) cannot be written by this user."""
+    return ReplicaError(
+        f"{path} is read-only for you, so fycli cannot save anything in it; nothing was changed. "
+        f"Make it writable (as its owner: `chmod u+w {path}`, and the same for its -wal/-shm files "
+        "if any), or run fycli as the user who owns it."
+    )
+
+
+#: The advice every "damaged" message starts with: save the unsent work before anything else.
+SAVE_FIRST = (
+    "First save your unsent work: `fycli outbox export FILE` (it reads what it still can). "
+    "Then close fycli, move {name} aside (keep it), run `fycli init --force` and `fycli sync`, "
+    "and re-queue the saved work with `fycli outbox import FILE`."
+)
+
+
 def corrupt_error(path: Path, error: Exception) -> ReplicaError:
+    """The replica's header or schema is damaged (found on opening)."""
     return ReplicaError(
         f"{path} is damaged and cannot be read ({error}); it was left untouched. "
-        "Move it away and run `fycli init` then `fycli sync` to pull a fresh copy "
-        "(unsent actions in the damaged file cannot be recovered by fycli)."
+        + SAVE_FIRST.format(name=path.name)
+    )
+
+
+def damaged_error(path: Path, error: Exception) -> ReplicaError:
+    """What to do about a replica found damaged while in use."""
+    return ReplicaError(
+        f"{path} is damaged ({error}). `fycli status --check` checks the whole file. "
+        + SAVE_FIRST.format(name=path.name)
+        + " (`fycli sync` pulls a fresh copy of your tickets.)"
     )
 
 
 def is_locked(error: sqlite3.Error) -> bool:
     """Whether ``error`` means another connection holds the lock (not damage)."""
+    code = error_code(error)
+    if code is not None:
+        return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
     text = str(error)
     return "locked" in text or "busy" in text
 

@@ -29,6 +29,8 @@ CONFIG_FILE = "config.toml"
 TOKEN_FILE = "token"
 TEMPLATES_FILE = "templates.toml"
 DATABASE_FILE = "replica.db"
+#: The config directory holds the token and (by default) the replica: owner only.
+PRIVATE_DIR = 0o700
 
 
 def config_dir(override: str | os.PathLike | None = None) -> Path:
@@ -93,7 +95,7 @@ class Config:
 
     def save(self) -> None:
         """Write config.toml atomically (a crash leaves the old file or the new one)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
         _atomic_write(self.path, self.to_toml(), mode=0o644)
 
 
@@ -199,9 +201,14 @@ def read_token(path: Path) -> str:
     return token
 
 
+def write_private_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (0600), atomically."""
+    _atomic_write(path, text, mode=0o600)
+
+
 def write_token(path: Path, token: str) -> None:
     """Store ``token`` with owner-only permissions (0600), atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
     _atomic_write(path, token.strip() + "\n", mode=0o600)
 
 
@@ -282,7 +289,7 @@ def write_default_templates(directory: Path) -> Path:
     """Write the default templates unless the unit already has its own file."""
     path = directory / TEMPLATES_FILE
     if not path.exists():
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
         _atomic_write(path, templates_toml(DEFAULT_TEMPLATES), mode=0o644)
     return path
 

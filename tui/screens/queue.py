@@ -16,7 +16,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Tabs
 from textual.worker import get_current_worker
 
-from local_db.api import TicketQuery, TicketRow, View
+from local_db.api import TicketQuery, TicketRow, View, search_problem
 from local_db.replica import Replica
 from tui.core.marks import Marks
 from tui.core.pager import Pager
@@ -333,7 +333,11 @@ class QueueScreen(Screen):
     def _run_search(self) -> None:
         self._search_timer = None
         self._search_at = time.monotonic()
-        self._set_query(replace(self.q, search=self.query_one(SearchBox).value.strip()))
+        text = self.query_one(SearchBox).value.strip()
+        if (problem := search_problem(text)) is not None:  # the replica would refuse it
+            self.notify(problem, severity="warning")
+            return
+        self._set_query(replace(self.q, search=text))
 
     def _stop_search_timer(self) -> None:
         if self._search_timer is not None:
