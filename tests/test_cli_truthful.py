@@ -111,6 +111,27 @@ def test_conflicts_resolve_with_two_choices_is_a_usage_error(tmp_path, platform,
     assert a.json("status")["pending"] == 0  # nothing queued by any of them
 
 
+def test_central_commands_with_both_of_two_exclusive_options_are_usage_errors(tmp_path, platform):
+    (tid,) = platform.register_and_assign("u1", 1)
+    a = Liaison(tmp_path, platform, "u1", "a")
+    a.sync()
+    a.run("accept", tid)
+    a.run("return", tid, "--reason", "不属本镇")
+    a.sync()
+    for choice in (("--approve", "--refuse"), ("--refuse", "--approve"), ()):
+        result = platform.cli("decide-return", tid, *choice, "--unit", "u2", code=EXIT_USAGE)
+        assert "exactly one of --approve or --refuse" in result.stderr
+    platform.cli("decide-extension", tid, "--approve", "--refuse", code=EXIT_USAGE)
+    assert platform.ticket(tid)["ticket"]["status"] == "return_requested"  # nothing decided
+    platform.cli("decide-return", tid, "--refuse")
+    assert platform.ticket(tid)["ticket"]["status"] == "in_progress"
+
+    table = tmp_path / "2031.json"
+    table.write_text(json.dumps({"year": 2031, "holidays": ["2031-01-01"], "workdays": []}))
+    both = platform.cli("calendar", "set", "2031", "--holiday", "2031-10-01", "--file", str(table), code=2)
+    assert "not both" in both.stderr
+
+
 # -- defect 14: one intent, one conflict ----------------------------------------------------------
 
 
