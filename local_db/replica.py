@@ -616,7 +616,8 @@ class Replica:
         very reply, or this reply kept as a note, already (the same close run twice); else the
         note that keeps the reply, and a result that says so (never "resolved")."""
         ticket_id, reply = view.id, action.reply
-        who = view.replied_by or "someone"
+        unsent = [a.action_id for a in queued if isinstance(a, Resolve)]
+        who = "you (not sent yet)" if unsent else (view.replied_by or "someone")
         if (view.reply or "").strip() == reply:
             return None, LocalResult(
                 ticket_id, True, message="already resolved with this reply; nothing queued"
@@ -635,7 +636,6 @@ class Replica:
                 message=f"already resolved by {who}; this reply is kept as a note on it already; nothing queued",
             )
         note = AddNote(ticket_id=ticket_id, base=base_of(view), created_at=now, text=text)
-        unsent = [a.action_id for a in queued if isinstance(a, Resolve)]
         hint = (
             f"; the first reply is not sent yet: to replace it, `fycli undo {unsent[-1]}` and close again"
             if unsent
@@ -976,11 +976,11 @@ class Replica:
     def _queued_leads(self, entries: dict[str, tuple]) -> set[str]:
         """The groups of ``entries`` whose lead action (the one that carries the intent: the
         resolve an accept was queued for) is still in the outbox, this push's or a later one.
-        Only a dependent without text (a sign-for) is folded: a text is never hidden."""
+        Only a dependent without text (a sign-for, ``accept``) is folded: a text is never hidden."""
         groups = {
             group
-            for action_id, (_t, kind, doc, group) in entries.items()
-            if group != action_id and _note_text(_parse_action(doc)) is None
+            for action_id, (_t, kind, _doc, group) in entries.items()
+            if group != action_id and kind == "accept"
         }
         if not groups:
             return set()
@@ -1223,14 +1223,15 @@ class Replica:
                 return LocalResult("", False, reason=Reason.NOT_FOUND, message=f"no conflict {action_id}")
             ticket_id, doc, state = row
             if state == "folded":
-                lead = self._conn.execute(
+                message = self._conn.execute(
                     "SELECT message FROM conflicts WHERE action_id = ?", (action_id,)
                 ).fetchone()[0]
+                lead = message.removeprefix(FOLDED_PREFIX).split(":", 1)[0]
                 return LocalResult(
                     ticket_id,
                     False,
                     reason=Reason.INVALID,
-                    message=f"this sign-for is part of another conflict ({lead}); resolve that one",
+                    message=f"this sign-for is part of the conflict of {lead}: resolve that one",
                 )
             if state != "open":
                 return LocalResult(
@@ -1256,6 +1257,8 @@ class Replica:
                 result = self._act_in_tx([ticket_id], make)[0]
             if result.ok:
                 new_state = {"reapply": "reapplied", "note": "noted", "drop": "dropped"}[how]
+                if result.kept_as_note:  # re-applied on a ticket resolved meanwhile: a note
+                    new_state = "noted"
                 self._conn.execute(
                     "UPDATE conflicts SET state = ? WHERE action_id = ?", (new_state, action_id)
                 )
@@ -1458,7 +1461,10 @@ def _without_control_characters(doc: str) -> str:
             return [clean(v) for v in value]
         return value
 
-    return orjson.dumps(clean(orjson.loads(doc))).decode()
+    original = orjson.loads(doc)
+    cleaned = clean(original)
+    # The regex also matches an escaped backslash before "u001b" or "r": then nothing changed.
+    return doc if cleaned == original else orjson.dumps(cleaned).decode()
 
 
 # Every public operation reports a damaged file as a ReplicaError (open() does its own checks).

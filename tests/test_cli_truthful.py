@@ -15,7 +15,7 @@ import sqlite3
 
 import pytest
 
-from fycli import EXIT_CONFLICTS, EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from fycli import EXIT_CONFLICTS, EXIT_ERROR, EXIT_USAGE
 from tests.servers import CentralServer, liaison_action, push_body
 from tests.test_cli_e2e import Liaison
 
@@ -128,7 +128,9 @@ def test_central_commands_with_both_of_two_exclusive_options_are_usage_errors(tm
 
     table = tmp_path / "2031.json"
     table.write_text(json.dumps({"year": 2031, "holidays": ["2031-01-01"], "workdays": []}))
-    both = platform.cli("calendar", "set", "2031", "--holiday", "2031-10-01", "--file", str(table), code=2)
+    both = platform.cli(
+        "calendar", "set", "2031", "--holiday", "2031-10-01", "--file", str(table), code=EXIT_USAGE
+    )
     assert "not both" in both.stderr
 
 
@@ -157,7 +159,7 @@ def test_close_of_assigned_tickets_reassigned_meanwhile_makes_one_conflict_each(
     leads = {c["ticket_id"]: c["action_id"] for c in inbox}
     assert all(leads[c["ticket_id"]] in c["message"] for c in folded)
     refused = a.run("conflicts", "resolve", folded[0]["action_id"], "--drop", code=EXIT_ERROR)
-    assert "part of another conflict" in refused.stdout
+    assert f"part of the conflict of {leads[folded[0]['ticket_id']]}" in refused.stdout
 
     by_ticket = {c["ticket_id"]: c["action_id"] for c in inbox}
     # note: keeps the reply (the ticket left, but notes on a ticket once held are accepted)
@@ -271,7 +273,9 @@ def test_text_stored_by_an_older_version_is_escaped_on_output(tmp_path, platform
     platform.act(tid, "reassign", unit_id="u2")
     db = sqlite3.connect(database)
     doc = db.execute("SELECT json FROM outbox WHERE kind = 'resolve'").fetchone()[0]
-    db.execute("UPDATE outbox SET json = ? WHERE kind = 'resolve'", (doc.replace("已修复", "已修复\\u001b[2J"),))
+    db.execute(
+        "UPDATE outbox SET json = ? WHERE kind = 'resolve'", (doc.replace("已修复", "已修复\\u001b[2J"),)
+    )
     db.commit()
     db.close()
     a.sync(code=EXIT_CONFLICTS)
