@@ -1449,7 +1449,8 @@ _ESCAPED_CONTROL = re.compile(r"\\u00(?:[01][0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])|\
 def _without_control_characters(doc: str) -> str:
     """``doc`` (an action's JSON) with control characters dropped from its strings, or ``doc``
     itself when it has none (the common case costs one regex scan of the JSON text)."""
-    if not _ESCAPED_CONTROL.search(doc) and not CONTROL_CHARACTERS.search(doc):
+    # Most actions hold no backslash at all: the escape regex runs only on those that do.
+    if ("\\" not in doc or not _ESCAPED_CONTROL.search(doc)) and not CONTROL_CHARACTERS.search(doc):
         return doc
 
     def clean(value: Any) -> Any:
