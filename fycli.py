@@ -272,7 +272,7 @@ def report_results(results: list, as_json: bool, verb: str) -> None:
         for r in results:
             tid = safe(r.ticket_id)
             if r.kept_as_note:  # not what was asked: say so, and where the text went
-                click.echo(f"↪ {tid}  {r.message} (action {r.action_id})")
+                click.echo(f"↪ {tid}  {safe(r.message)} (action {r.action_id})")
             elif r.ok and r.action_id:
                 click.echo(f"✓ {tid}  {verb} (action {r.action_id})")
             elif r.ok:
