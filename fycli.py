@@ -188,7 +188,27 @@ def _jsonable(value: Any) -> Any:
 
 
 def emit_json(value: Any) -> None:
-    click.echo(json.dumps(_jsonable(value), ensure_ascii=False, indent=2))
+    # json.dumps escapes C0 controls itself; DEL and the C1 controls it leaves raw.
+    click.echo(json.dumps(_jsonable(value), ensure_ascii=False, indent=2).translate(_JSON_C1_ESCAPES))
+
+
+#: DEL and C1 controls as JSON escapes (they can only occur inside JSON strings).
+_JSON_C1_ESCAPES = {c: f"\\u{c:04x}" for c in range(0x7F, 0xA0)}
+#: Control characters as visible escapes (``\x1b``): text from the server or an older
+#: replica never reaches the terminal raw. Newline and tab are kept in multi-line text.
+_CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))}
+_TEXT_ESCAPES = {k: v for k, v in _CONTROL_ESCAPES.items() if k not in (0x09, 0x0A)}
+
+
+def safe(text: object) -> str:
+    """One line of stored text fit for the terminal: every control character escaped."""
+    return str(text).translate(_CONTROL_ESCAPES)
+
+
+def safe_text(text: object) -> str:
+    """Multi-line stored text (a description, a note) fit for the terminal: newline and tab
+    kept, every other control character escaped."""
+    return str(text).translate(_TEXT_ESCAPES)
 
 
 def log(message: str) -> None:
@@ -253,19 +273,25 @@ def report_results(results: list, as_json: bool, verb: str) -> None:
         emit_json(results)
     else:
         for r in results:
-            if r.ok and r.action_id:
-                click.echo(f"✓ {r.ticket_id}  {verb} (action {r.action_id})")
+            tid = safe(r.ticket_id)
+            if r.kept_as_note:  # not what was asked: say so, and where the text went
+                click.echo(f"↪ {tid}  {safe(r.message)} (action {r.action_id})")
+            elif r.ok and r.action_id:
+                click.echo(f"✓ {tid}  {verb} (action {r.action_id})")
             elif r.ok:
-                click.echo(f"= {r.ticket_id}  nothing to do" + (f": {r.message}" if r.message else ""))
+                click.echo(f"= {tid}  nothing to do" + (f": {safe(r.message)}" if r.message else ""))
             else:
                 reason = f"{r.reason.value}: " if r.reason else ""
-                click.echo(f"✗ {r.ticket_id}  not queued — {reason}{r.message}")
-    queued = sum(1 for r in results if r.ok and r.action_id)
+                click.echo(f"✗ {tid}  not queued — {reason}{safe(r.message)}")
+    kept = sum(1 for r in results if r.kept_as_note)
+    queued = sum(1 for r in results if r.ok and r.action_id) - kept
     refused = sum(1 for r in results if not r.ok)
     summary = f"{queued} queued, {refused} not queued"
-    if len(results) - queued - refused:
-        summary += f", {len(results) - queued - refused} nothing to do"
-    log(summary + ("; run `fycli sync` to send" if queued else ""))
+    if kept:
+        summary += f", {kept} kept as a note instead"
+    if len(results) - queued - kept - refused:
+        summary += f", {len(results) - queued - kept - refused} nothing to do"
+    log(summary + ("; run `fycli sync` to send" if queued or kept else ""))
     if refused:
         raise click.exceptions.Exit(EXIT_ERROR)
 
@@ -565,7 +591,7 @@ def status(env: Env, check: bool, as_json: bool) -> None:
         return
     from local_db.api import View
 
-    click.echo(f"liaison     {state.liaison_name or '—'} · {state.unit_name or state.unit_id or '—'}")
+    click.echo(safe(f"liaison     {state.liaison_name or '—'} · {state.unit_name or state.unit_id or '—'}"))
     click.echo(f"server      {state.server_url or '—'}")
     click.echo(f"database    {env.database_path()}")
     click.echo(f"tickets     {state.tickets}")
@@ -575,7 +601,7 @@ def status(env: Env, check: bool, as_json: bool) -> None:
     click.echo(f"conflicts   {state.open_conflicts}")
     click.echo(f"last sync   {_when(state.last_sync_at)}")
     if state.last_error:
-        click.echo(f"last error  {state.last_error}")
+        click.echo(safe(f"last error  {state.last_error}"))
     if check:
         click.echo("check       ok")
 
@@ -667,7 +693,7 @@ def list_cmd(
         )
         badge = {"synced": " ", "pending": "↑", "conflict": "!"}.get(r.badge, "?")
         click.echo(
-            f"{badge} {_pad(r.id, 18)} {_pad(r.status.label, 8)} {left:>5}  {_pad(marks, 4)} {r.title}"
+            f"{badge} {_pad(r.id, 18)} {_pad(r.status.label, 8)} {left:>5}  {_pad(marks, 4)} {safe(r.title)}"
         )
     total = replica.count(query)
     if total > len(rows):
@@ -727,7 +753,8 @@ def show(env: Env, ticket_id: str, as_json: bool) -> None:
     if detail.pending:
         lines += ["", "unsent:"]
         lines += [f"  {p.action_id} {p.kind} ({_when(p.created_at)})" for p in detail.pending]
-    click.echo("\n".join(lines))
+    # Every field is the server's (or an older replica's) text: escape what a terminal would run.
+    click.echo(safe_text("\n".join(lines)))
 
 
 # -- the liaison's actions ------------------------------------------------------------------------
@@ -745,6 +772,23 @@ def accept(env: Env, ticket_ids: tuple[str, ...], from_file: str | None, as_json
     report_results(env.replica().accept(ids), as_json, "signed for")
 
 
+def clean_input(text: str, option: str) -> str:
+    """Typed or piped text, checked before anything is queued: Windows line ends become
+    newlines; any other control character is a usage error naming it (the server refuses
+    it too, and a colleague's terminal would run an escape sequence)."""
+    from schemas.ticket import describe_character, first_control_character
+
+    text = text.replace("\r\n", "\n").strip()
+    char = first_control_character(text)
+    if char is not None:
+        raise click.BadParameter(
+            f"the text contains the control character {describe_character(char)} at position "
+            f"{text.index(char) + 1}; only newline and tab are allowed: remove it and run again",
+            param_hint=option,
+        )
+    return text
+
+
 def _text_or_stdin(text: str | None, what: str) -> str:
     if text is None:
         if sys.stdin.isatty():
@@ -752,7 +796,7 @@ def _text_or_stdin(text: str | None, what: str) -> str:
         text = sys.stdin.read()
     if not text.strip():
         raise click.UsageError(f"the {what} is empty")
-    return text.strip()
+    return clean_input(text, f"--{what}")
 
 
 @cli.command()
@@ -801,10 +845,11 @@ def close(
     assert reply is not None
     if not reply.strip():
         raise click.BadParameter("the reply is empty", param_hint="--reply")
+    reply = clean_input(reply, "--reply" if template is None else "--template")
     ids = read_ids(ticket_ids, from_file)
     if not ids:
         raise click.UsageError("give at least one ticket id (or --from-file)")
-    report_results(env.replica().resolve(ids, reply.strip()), as_json, "resolved")
+    report_results(env.replica().resolve(ids, reply), as_json, "resolved")
 
 
 @cli.command("return")
@@ -816,7 +861,8 @@ def return_cmd(env: Env, ticket_id: str, reason: str, as_json: bool) -> None:
     """申请退回: ask the platform to take a ticket back."""
     if not reason.strip():
         raise click.BadParameter("the reason is empty", param_hint="--reason")
-    report_results([env.replica().request_return(ticket_id, reason.strip())], as_json, "return requested")
+    reason = clean_input(reason, "--reason")
+    report_results([env.replica().request_return(ticket_id, reason)], as_json, "return requested")
 
 
 @cli.command()
@@ -829,7 +875,7 @@ def extend(env: Env, ticket_id: str, days: int, reason: str, as_json: bool) -> N
     """申请延期: ask for more working days."""
     if not reason.strip():
         raise click.BadParameter("the reason is empty", param_hint="--reason")
-    result = env.replica().request_extension(ticket_id, days, reason.strip())
+    result = env.replica().request_extension(ticket_id, days, clean_input(reason, "--reason"))
     report_results([result], as_json, "extension requested")
 
 
@@ -896,26 +942,39 @@ def conflicts(ctx: click.Context, show_all: bool, as_json: bool) -> None:
         who = f" by {c.changed_by}" if c.changed_by else ""
         when = f" at {_when(c.changed_at)}" if c.changed_at else ""
         click.echo(
-            f"{c.action_id}  {c.ticket_id}  {c.kind}  [{c.state}]  {REASON_LABELS.get(c.reason, c.reason)} "
-            f"({c.reason.value}): {c.message}"
+            safe(
+                f"{c.action_id}  {c.ticket_id}  {c.kind}  [{c.state}]  "
+                f"{REASON_LABELS.get(c.reason, c.reason)} ({c.reason.value}): {c.message}"
+            )
         )
-        click.echo(f"    now: {theirs}{who}{when}")
+        click.echo(safe(f"    now: {theirs}{who}{when}"))
         if text := _payload_text(c.action_json):
-            click.echo(f"    yours: {text}")
+            click.echo(f"    yours: {safe(text)}")
     log("resolve with: fycli conflicts resolve ACTION_ID --reapply | --note | --drop")
 
 
 @conflicts.command("resolve")
 @click.argument("action_ids", nargs=-1, required=True)
-@click.option("--reapply", "how", flag_value="reapply", help="Queue it again, based on the current state.")
-@click.option("--note", "how", flag_value="note", help="Keep its text as a note on the ticket.")
-@click.option("--drop", "how", flag_value="drop", help="Forget it.")
+@click.option("--reapply", is_flag=True, help="Queue it again, based on the current state.")
+@click.option("--note", is_flag=True, help="Keep its text as a note on the ticket.")
+@click.option("--drop", is_flag=True, help="Forget it.")
 @json_option
 @pass_env
-def conflicts_resolve(env: Env, action_ids: tuple[str, ...], how: str | None, as_json: bool) -> None:
-    """Settle conflicts: re-apply, keep as a note, or drop."""
-    if how is None:
-        raise click.UsageError("choose one of --reapply, --note, --drop")
+def conflicts_resolve(
+    env: Env, action_ids: tuple[str, ...], reapply: bool, note: bool, drop: bool, as_json: bool
+) -> None:
+    """Settle conflicts: re-apply, keep as a note, or drop (exactly one of the three)."""
+    # Separate flags, not one flag_value destination: with that, click let the last of
+    # `--drop --reapply` win silently.
+    chosen = [how for how, on in (("reapply", reapply), ("note", note), ("drop", drop)) if on]
+    if len(chosen) != 1:
+        given = " and ".join(f"--{how}" for how in chosen)
+        raise click.UsageError(
+            f"choose one of --reapply, --note, --drop (not {given})"
+            if chosen
+            else "choose one of --reapply, --note, --drop"
+        )
+    how = chosen[0]
     replica = env.replica()
     results = [replica.resolve_conflict(a, how) for a in action_ids]
     report_results(

@@ -21,7 +21,7 @@ from central.service import DEFAULT_PULL_LIMIT, UNIT_KINDS, Liaison, Service, Se
 from central.storage.engine import Database, open_database
 from schemas.actions import CentralActionT, Register
 from schemas.calendar import HolidayTable
-from schemas.ticket import UnitId
+from schemas.ticket import CleanShortText, CleanTitle, UnitId
 from schemas.wire import (
     MAX_PULL_LIMIT,
     PROTOCOL_VERSION,
@@ -44,17 +44,17 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 class UnitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: UnitId
-    name: str = Field(min_length=1, max_length=200)
+    name: CleanTitle  # names reach every liaison's terminal: no control characters
     kind: str = Field("township", pattern="^(" + "|".join(UNIT_KINDS) + ")$")
     parent_id: UnitId | None = None
-    county: str | None = Field(None, max_length=200)
-    township: str | None = Field(None, max_length=200)
+    county: CleanShortText | None = None
+    township: CleanShortText | None = None
 
 
 class LiaisonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: UnitId | None = None
-    name: str = Field(min_length=1, max_length=200)
+    name: CleanTitle
     unit_id: UnitId
 
 

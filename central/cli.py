@@ -460,21 +460,36 @@ _simple(
     ),
     click.option("--comment", default=""),
 )
+
+
+def _approve_or_refuse(values: dict) -> dict:
+    """``--approve`` and ``--refuse`` as one ``approve`` field: exactly one of them (as a
+    ``--approve/--refuse`` pair, click let the last of the two win silently)."""
+    approve, refuse = values.pop("approve"), values.pop("refuse")
+    if approve == refuse:
+        raise click.UsageError("give exactly one of --approve or --refuse")
+    return {"approve": approve, **values}
+
+
 _simple(
     "decide-return",
     "decide_return",
     "Grant (--approve --unit U) or refuse (--refuse) a return request.",
-    click.option("--approve/--refuse", required=True),
+    click.option("--approve", is_flag=True, help="Grant it (with --unit: who takes the ticket)."),
+    click.option("--refuse", is_flag=True, help="Refuse it: the ticket goes back to in progress."),
     click.option("--unit", "unit_id"),
     click.option("--comment", default=""),
+    build=_approve_or_refuse,
 )
 _simple(
     "decide-extension",
     "decide_extension",
     "Grant (--approve [--days N]) or refuse an extension.",
-    click.option("--approve/--refuse", required=True),
+    click.option("--approve", is_flag=True, help="Grant it (--days: fewer than asked)."),
+    click.option("--refuse", is_flag=True, help="Refuse it."),
     click.option("--days", type=int),
     click.option("--comment", default=""),
+    build=_approve_or_refuse,
 )
 _simple("archive", "archive", "Archive (归档) a closed ticket.")  # fmt: skip
 
@@ -500,6 +515,8 @@ def calendar_group() -> None:
 @click.pass_context
 def calendar_set(ctx, year, holidays, workdays, path) -> None:
     """Set a year's holiday table (clients receive it on their next sync)."""
+    if path is not None and (holidays or workdays):
+        raise click.UsageError("give the days with --holiday/--workday or a --file, not both")
     body = json.load(path) if path else {"year": year, "holidays": list(holidays), "workdays": list(workdays)}
     result = _client(ctx).call("PUT", f"/v1/admin/calendar/{year}", body=body)
     click.echo(f"calendar {year} stored; calendar version {result['calendar_version']}")

@@ -141,6 +141,9 @@ class LocalResult:
     #: Every action id queued for this ticket, in order: resolving a 待签收 ticket queues an
     #: accept then the resolve (``action_id`` is the resolve's; undo of either undoes both).
     queued: tuple[str, ...] = ()
+    #: The action itself could not be queued but its text was kept: queued as a note instead
+    #: (a reply to a ticket resolved meanwhile). ``action_id`` is then the note's.
+    kept_as_note: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +160,9 @@ class Conflict:
     changed_by: str | None
     changed_at: dt.datetime | None
     refused_at: dt.datetime
-    state: Literal["open", "reapplied", "noted", "dropped"] = "open"
+    #: "folded": a refused sign-for kept inside the conflict of the resolve it was queued for
+    #: (one conflict per intent; its message names that conflict).
+    state: Literal["open", "reapplied", "noted", "dropped", "folded"] = "open"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ import datetime as dt
 import functools
 import gc
 import os
+import re
 import sqlite3
 import threading
 import uuid
@@ -79,12 +80,23 @@ from schemas.actions import (
 )
 from schemas.calendar import HolidayTable, WorkCalendar, beijing_date
 from schemas.enums import Reason, Role, Status
-from schemas.ticket import MAX_TEXT, Event, Note, Ticket
+from schemas.ticket import (
+    CONTROL_CHARACTERS,
+    MAX_TEXT,
+    Event,
+    Note,
+    Ticket,
+    describe_character,
+    first_control_character,
+)
 from schemas.wire import ActionResult, Me, PullResponse, UnitMetrics
 from schemas.workflow import Actor, Applied, base_of, decide
 
 _ACTION = TypeAdapter(LiaisonActionT)
 _TABLES = TypeAdapter(list[HolidayTable])
+
+#: How a folded conflict's message begins (then the lead's action id): see apply_push_results.
+FOLDED_PREFIX = "folded into the conflict of "
 
 #: How a refused action's text is kept when the liaison chooses "keep as a note".
 NOTE_PREFIX = {
@@ -386,7 +398,7 @@ class Replica:
             (orjson.dumps(list(ticket_ids)).decode(),),
         )
         for ticket_id, doc in rows:
-            out.setdefault(ticket_id, []).append(_ACTION.validate_json(doc))
+            out.setdefault(ticket_id, []).append(_parse_action(doc))
         return out
 
     def _refresh(self, ticket_ids: Iterable[str]) -> None:
@@ -429,6 +441,8 @@ class Replica:
         text = text.strip()
         if not text:
             return LocalResult(ticket_id, False, reason=Reason.INVALID, message="the note is empty")
+        if (why := control_character_problem(text, "the note")) is not None:
+            return LocalResult(ticket_id, False, reason=Reason.INVALID, message=why)
         if kind not in ("note", "call", "attachment"):
             return LocalResult(ticket_id, False, reason=Reason.INVALID, message=f"unknown note kind {kind!r}")
         text = text[:MAX_TEXT]
@@ -445,6 +459,8 @@ class Replica:
         if not reply or len(reply) > MAX_TEXT:
             why = "the reply is empty" if not reply else f"the reply is longer than {MAX_TEXT} characters"
             return [LocalResult(i, False, reason=Reason.INVALID, message=why) for i in ticket_ids]
+        if (why := control_character_problem(reply, "the reply")) is not None:
+            return [LocalResult(i, False, reason=Reason.INVALID, message=why) for i in ticket_ids]
 
         return self._act(ticket_ids, _resolver(reply))
 
@@ -453,6 +469,8 @@ class Replica:
         reason = reason.strip()
         if not reason:
             return LocalResult(ticket_id, False, reason=Reason.INVALID, message="a reason is required")
+        if (why := control_character_problem(reason, "the reason")) is not None:
+            return LocalResult(ticket_id, False, reason=Reason.INVALID, message=why)
 
         def make(view: Ticket, now: dt.datetime) -> list:
             return [
@@ -466,6 +484,8 @@ class Replica:
         reason = reason.strip()
         if not reason or not 1 <= days <= 30:
             why = "a reason is required" if not reason else "days must be between 1 and 30"
+            return LocalResult(ticket_id, False, reason=Reason.INVALID, message=why)
+        if (why := control_character_problem(reason, "the reason")) is not None:
             return LocalResult(ticket_id, False, reason=Reason.INVALID, message=why)
 
         def make(view: Ticket, now: dt.datetime) -> list:
@@ -541,7 +561,19 @@ class Replica:
                 if not decision.noop:  # already in effect (signed for): nothing to send
                     kept.append(action)
                 view = decision.ticket
-            if refused is not None:
+            if (
+                refused is not None
+                and refused.reason is Reason.ALREADY_RESOLVED
+                and isinstance(action, Resolve)
+            ):
+                # A second reply: keep its text as a note (SPEC §4), or nothing when it is there already.
+                note, result = self._second_reply(view, action, queued, now)
+                results.append(result)
+                if note is not None:
+                    kept, view = [note], self._replay(view, [note], actor)[0] or view
+                else:
+                    continue
+            elif refused is not None:
                 results.append(LocalResult(ticket_id, False, reason=refused.reason, message=refused.message))
                 continue
             if not kept:
@@ -553,21 +585,64 @@ class Replica:
                     (action.action_id, group, ticket_id, action.kind, to_json(action), created_at)
                 )
             updates.append((*columns_of(view)[1:], len(queued) + len(kept), row.conflict, row.rid))
-            results.append(
-                LocalResult(
-                    ticket_id,
-                    True,
-                    action_id=group,
-                    message=" + ".join(a.kind for a in kept),
-                    queued=tuple(a.action_id for a in kept),
+            if refused is None:
+                results.append(
+                    LocalResult(
+                        ticket_id,
+                        True,
+                        action_id=group,
+                        message=" + ".join(a.kind for a in kept),
+                        queued=tuple(a.action_id for a in kept),
+                    )
                 )
-            )
         self._conn.executemany(
             "INSERT INTO outbox (action_id, group_id, ticket_id, kind, json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             outbox_rows,
         )
         self._conn.executemany(_UPDATE_VIEW, updates)
         return results
+
+    def _second_reply(
+        self, view: Ticket, action: Resolve, queued: Iterable, now: dt.datetime
+    ) -> tuple[AddNote | None, LocalResult]:
+        """What a resolve of an already resolved ticket does: nothing when the ticket has this
+        very reply, or this reply kept as a note, already (the same close run twice); else the
+        note that keeps the reply, and a result that says so (never "resolved")."""
+        ticket_id, reply = view.id, action.reply
+        unsent = [a.action_id for a in queued if isinstance(a, Resolve)]
+        who = "you (not sent yet)" if unsent else (view.replied_by or "someone")
+        if (view.reply or "").strip() == reply:
+            return None, LocalResult(
+                ticket_id, True, message="already resolved with this reply; nothing queued"
+            )
+        text = _note_text(action)
+        assert text is not None
+        kept_before = any(isinstance(a, AddNote) and a.text == text for a in queued) or any(
+            (n.kind == "reply_kept" and n.text == reply) or n.text == text
+            for (doc,) in self._conn.execute("SELECT json FROM notes WHERE ticket_id = ?", (ticket_id,))
+            for n in (Note.model_validate_json(doc),)
+        )
+        if kept_before:
+            return None, LocalResult(
+                ticket_id,
+                True,
+                message=f"already resolved by {who}; this reply is kept as a note on it already; nothing queued",
+            )
+        note = AddNote(ticket_id=ticket_id, base=base_of(view), created_at=now, text=text)
+        hint = (
+            f"; the first reply is not sent yet: to replace it, `fycli undo {unsent[-1]}` and close again"
+            if unsent
+            else ""
+        )
+        return note, LocalResult(
+            ticket_id,
+            True,
+            action_id=note.action_id,
+            reason=Reason.ALREADY_RESOLVED,
+            message=f"already resolved by {who}: NOT resolved again; this reply was queued as a note instead{hint}",
+            queued=(note.action_id,),
+            kept_as_note=True,
+        )
 
     def undo(self, action_id: str) -> bool:
         """Remove an unsent action and recompute the ticket's view. False if already sent.
@@ -755,7 +830,7 @@ class Replica:
             server, conflicts = loaded[ticket_id].server, loaded[ticket_id].conflict
             row = self._conn.execute("SELECT in_scope FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
             pending = self._outbox_entries("WHERE ticket_id = ? ORDER BY seq", (ticket_id,))
-            actions = [_ACTION.validate_json(e.action_json) for e in pending]
+            actions = [_parse_action(e.action_json) for e in pending]
             view, local_notes = self._replay(server, actions, self._actor(server))
             notes = [
                 Note.model_validate_json(doc)
@@ -790,7 +865,12 @@ class Replica:
         rows = self._conn.execute(
             f"SELECT seq, action_id, ticket_id, kind, json, created_at FROM outbox {clause}", params
         )
-        return [OutboxEntry(s, a, t, k, j, dt.datetime.fromisoformat(c)) for s, a, t, k, j, c in rows]
+        # An action an older fycli queued with control characters is sent without them: the
+        # server refuses them now, and one such action would make every push fail.
+        return [
+            OutboxEntry(s, a, t, k, _without_control_characters(j), dt.datetime.fromisoformat(c))
+            for s, a, t, k, j, c in rows
+        ]
 
     def outbox(self, limit: int = 500) -> list[OutboxEntry]:
         """The oldest ``limit`` unsent actions, in the order they were made (by ``seq``)."""
@@ -827,13 +907,14 @@ class Replica:
         with self._tx(), _gc_paused() if len(results) >= self._BIG_BATCH else contextlib.nullcontext():
             c = self._conn
             entries = {
-                action_id: (ticket_id, kind, doc)
-                for action_id, ticket_id, kind, doc in c.execute(
-                    "SELECT action_id, ticket_id, kind, json FROM outbox "
+                action_id: (ticket_id, kind, doc, group_id)
+                for action_id, ticket_id, kind, doc, group_id in c.execute(
+                    "SELECT action_id, ticket_id, kind, json, group_id FROM outbox "
                     "WHERE action_id IN (SELECT value FROM json_each(?))",
                     (orjson.dumps([r.action_id for r in results]).decode(),),
                 )
             }
+            leads = self._queued_leads(entries)
             newest: dict[str, Ticket] = {}  # the latest server state of each ticket in the answer
             for result in results:
                 ticket = result.ticket
@@ -849,11 +930,16 @@ class Replica:
                 entry = entries.pop(result.action_id, None)
                 if entry is None:
                     continue  # already handled (a result delivered twice)
-                ticket_id, kind, doc = entry
+                ticket_id, kind, doc, group_id = entry
                 touched.append(ticket_id)
                 decided.append((result.action_id,))
                 outcome = result.original_outcome if result.outcome == "duplicate" else result.outcome
                 if outcome == "rejected":
+                    # One conflict per intent: the sign-for a resolve of a 待签收 ticket needed is
+                    # kept (every refusal is), folded into the resolve's conflict, which carries
+                    # the text and whose re-apply signs for it again when it needs to.
+                    folded = group_id in leads and group_id != result.action_id
+                    message = result.message or ""
                     refused.append(
                         (
                             result.action_id,
@@ -861,23 +947,43 @@ class Replica:
                             kind,
                             doc,
                             (result.reason or Reason.INVALID).value,
-                            result.message or "",
+                            f"{FOLDED_PREFIX}{group_id}: {message}" if folded else message,
                             result.ticket.model_dump_json() if result.ticket is not None else None,
                             result.changed_by,
                             _iso(result.changed_at),
                             now,
+                            "folded" if folded else "open",
                         )
                     )
             c.executemany("DELETE FROM outbox WHERE action_id = ?", decided)
             c.executemany(
                 "INSERT OR REPLACE INTO conflicts (action_id, ticket_id, kind, json, reason, message, "
                 "server_ticket, changed_by, changed_at, refused_at, state) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 refused,
             )
             if acked_seq is not None:
                 self._set_meta(acked_seq=max(acked_seq, int(self._meta("acked_seq") or 0)))
             self._refresh(touched)
+
+    def _queued_leads(self, entries: dict[str, tuple]) -> set[str]:
+        """The groups of ``entries`` whose lead action (the one that carries the intent: the
+        resolve an accept was queued for) is still in the outbox, this push's or a later one.
+        Only a dependent without text (a sign-for, ``accept``) is folded: a text is never hidden."""
+        groups = {
+            group
+            for action_id, (_t, kind, _doc, group) in entries.items()
+            if group != action_id and kind == "accept"
+        }
+        if not groups:
+            return set()
+        return {
+            r[0]
+            for r in self._conn.execute(
+                "SELECT action_id FROM outbox WHERE action_id IN (SELECT value FROM json_each(?))",
+                (orjson.dumps(sorted(groups)).decode(),),
+            )
+        }
 
     def _store_server_tickets(self, tickets: list[Ticket]) -> None:
         """Store tickets the server returned, each unless the replica holds a newer revision of
@@ -1119,11 +1225,22 @@ class Replica:
             if row is None:
                 return LocalResult("", False, reason=Reason.NOT_FOUND, message=f"no conflict {action_id}")
             ticket_id, doc, state = row
+            if state == "folded":
+                message = self._conn.execute(
+                    "SELECT message FROM conflicts WHERE action_id = ?", (action_id,)
+                ).fetchone()[0]
+                lead = message.removeprefix(FOLDED_PREFIX).split(":", 1)[0]
+                return LocalResult(
+                    ticket_id,
+                    False,
+                    reason=Reason.INVALID,
+                    message=f"this sign-for is part of the conflict of {lead}: resolve that one",
+                )
             if state != "open":
                 return LocalResult(
                     ticket_id, False, reason=Reason.INVALID, message=f"this conflict was {state}"
                 )
-            action = _ACTION.validate_json(doc)
+            action = _parse_action(doc)
             result = LocalResult(ticket_id, True, message="dropped")
             if how == "reapply":
                 result = self._act_in_tx([ticket_id], _reapplier(action))[0]
@@ -1143,6 +1260,8 @@ class Replica:
                 result = self._act_in_tx([ticket_id], make)[0]
             if result.ok:
                 new_state = {"reapply": "reapplied", "note": "noted", "drop": "dropped"}[how]
+                if result.kept_as_note:  # re-applied on a ticket resolved meanwhile: a note
+                    new_state = "noted"
                 self._conn.execute(
                     "UPDATE conflicts SET state = ? WHERE action_id = ?", (new_state, action_id)
                 )
@@ -1336,6 +1455,57 @@ def _note_text(action) -> str | None:
     else:
         return None
     return (NOTE_PREFIX[action.kind] + body)[:MAX_TEXT]
+
+
+def control_character_problem(text: str, what: str) -> str | None:
+    """The one-line refusal of a text with a control character (the server would refuse it
+    too, and a terminal that prints it runs it), or None when the text is clean."""
+    char = first_control_character(text)
+    if char is None:
+        return None
+    return (
+        f"{what} contains the control character {describe_character(char)} at position "
+        f"{text.index(char) + 1}; only newline and tab are allowed: remove it and try again"
+    )
+
+
+def _parse_action(doc: str) -> LiaisonActionT:
+    """An action as stored in the outbox or the inbox. One queued by an older fycli may hold
+    control characters the schema now refuses: they are dropped (the rest of the text is
+    kept) rather than making the action unreadable, or every push of it refused."""
+    try:
+        return _ACTION.validate_json(doc)
+    except ValidationError:
+        cleaned = _without_control_characters(doc)
+        if cleaned == doc:
+            raise
+        return _ACTION.validate_json(cleaned)
+
+
+#: How a control character other than newline and tab is written in JSON text.
+_ESCAPED_CONTROL = re.compile(r"\\u00(?:[01][0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])|\\[bfr]")
+
+
+def _without_control_characters(doc: str) -> str:
+    """``doc`` (an action's JSON) with control characters dropped from its strings, or ``doc``
+    itself when it has none (the common case costs one regex scan of the JSON text)."""
+    # Most actions hold no backslash at all: the escape regex runs only on those that do.
+    if ("\\" not in doc or not _ESCAPED_CONTROL.search(doc)) and not CONTROL_CHARACTERS.search(doc):
+        return doc
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return CONTROL_CHARACTERS.sub("", value)
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    original = orjson.loads(doc)
+    cleaned = clean(original)
+    # The regex also matches an escaped backslash before "u001b" or "r": then nothing changed.
+    return doc if cleaned == original else orjson.dumps(cleaned).decode()
 
 
 # Every public operation reports a damaged file as a ReplicaError (open() does its own checks).

@@ -16,10 +16,12 @@ from pydantic import Field, TypeAdapter
 from schemas.enums import AppealType, Channel, Complexity, Satisfaction, Status
 from schemas.ticket import (
     Category,
-    LongText,
+    CleanDescription,
+    CleanLongText,
+    CleanRequiredText,
+    CleanShortText,
+    CleanTitle,
     Model,
-    RequiredText,
-    ShortText,
     TicketId,
     UnitId,
 )
@@ -64,21 +66,21 @@ class AddNote(LiaisonAction):
     kind: Literal["note"] = "note"
     note_id: ActionId = Field(default_factory=new_action_id)
     note_kind: Literal["note", "call", "attachment"] = "note"
-    text: RequiredText
+    text: CleanRequiredText
 
 
 class Resolve(LiaisonAction):
     """办结: resolve with the reply to the citizen (required)."""
 
     kind: Literal["resolve"] = "resolve"
-    reply: RequiredText
+    reply: CleanRequiredText
 
 
 class RequestReturn(LiaisonAction):
     """申请退回: not our jurisdiction. A reason is required."""
 
     kind: Literal["request_return"] = "request_return"
-    reason: RequiredText
+    reason: CleanRequiredText
 
 
 class RequestExtension(LiaisonAction):
@@ -86,7 +88,7 @@ class RequestExtension(LiaisonAction):
 
     kind: Literal["request_extension"] = "request_extension"
     days: int = Field(ge=1, le=30)
-    reason: RequiredText
+    reason: CleanRequiredText
 
 
 LiaisonActionUnion = Accept | AddNote | Resolve | RequestReturn | RequestExtension
@@ -106,15 +108,15 @@ class Register(CentralAction):
     channel: Channel
     appeal_type: AppealType
     category: Category
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    description: Annotated[str, Field(max_length=4000)]
-    citizen_name: ShortText
-    citizen_phone: ShortText
+    title: CleanTitle
+    description: CleanDescription
+    citizen_name: CleanShortText
+    citizen_phone: CleanShortText
     needs_callback: bool = False
-    address: ShortText
-    county: ShortText
-    township: ShortText
-    village: ShortText | None = None
+    address: CleanShortText
+    county: CleanShortText
+    township: CleanShortText
+    village: CleanShortText | None = None
     complexity: Complexity
 
 
@@ -131,7 +133,7 @@ class Reassign(CentralAction):
 
     kind: Literal["reassign"] = "reassign"
     unit_id: UnitId
-    reason: LongText = ""
+    reason: CleanLongText = ""
 
 
 class DecideReturn(CentralAction):
@@ -140,21 +142,21 @@ class DecideReturn(CentralAction):
     kind: Literal["decide_return"] = "decide_return"
     approve: bool
     unit_id: UnitId | None = Field(None, description="Required when approving: who takes it.")
-    comment: LongText = ""
+    comment: CleanLongText = ""
 
 
 class DecideExtension(CentralAction):
     kind: Literal["decide_extension"] = "decide_extension"
     approve: bool
     days: int | None = Field(None, ge=1, le=30, description="Days granted; default: as requested.")
-    comment: LongText = ""
+    comment: CleanLongText = ""
 
 
 class Urge(CentralAction):
     """催办."""
 
     kind: Literal["urge"] = "urge"
-    comment: LongText = ""
+    comment: CleanLongText = ""
 
 
 class Supervise(CentralAction):
@@ -162,21 +164,21 @@ class Supervise(CentralAction):
 
     kind: Literal["supervise"] = "supervise"
     listed: bool = False
-    comment: LongText = ""
+    comment: CleanLongText = ""
 
 
 class Escalate(CentralAction):
     """提级调度: the coordination group takes over scheduling and names the unit."""
 
     kind: Literal["escalate"] = "escalate"
-    comment: LongText = ""
+    comment: CleanLongText = ""
 
 
 class RejectReply(CentralAction):
     """回退: the reply is incomplete; the unit must work on."""
 
     kind: Literal["reject_reply"] = "reject_reply"
-    reason: RequiredText
+    reason: CleanRequiredText
 
 
 class RecordFeedback(CentralAction):
@@ -184,7 +186,7 @@ class RecordFeedback(CentralAction):
 
     kind: Literal["record_feedback"] = "record_feedback"
     result: Satisfaction
-    comment: LongText = ""
+    comment: CleanLongText = ""
 
 
 class Archive(CentralAction):

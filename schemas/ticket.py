@@ -10,7 +10,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from schemas.enums import (
     CATEGORIES,
@@ -35,6 +35,47 @@ ShortText = Annotated[str, StringConstraints(max_length=200)]
 LongText = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 RequiredText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT, strip_whitespace=True)]
+
+#: Control characters (Unicode Cc) other than newline and tab. An escape sequence in a note
+#: (``\x1b]0;…\x07``) would run in the terminal of every liaison who reads it; NUL and C1
+#: controls (U+0080-U+009F: U+009B is CSI for some terminals) are no better.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_NAMES = {0x00: "NUL", 0x07: "BEL", 0x08: "BS", 0x0B: "VT", 0x0C: "FF", 0x0D: "CR",
+                  0x1B: "ESC", 0x7F: "DEL", 0x9B: "CSI"}  # fmt: skip
+
+
+def describe_character(char: str) -> str:
+    """``U+001B (ESC)``: how a message names a character the user cannot see."""
+    name = _CONTROL_NAMES.get(ord(char))
+    return f"U+{ord(char):04X}" + (f" ({name})" if name else "")
+
+
+def first_control_character(text: str) -> str | None:
+    """The first control character of ``text`` other than newline and tab, or None."""
+    found = CONTROL_CHARACTERS.search(text)
+    return found.group() if found else None
+
+
+def refuse_control_characters(text: str) -> str:
+    """Validator of text that comes in (actions, admin bodies): no control characters."""
+    char = first_control_character(text)
+    if char is not None:
+        raise ValueError(
+            f"contains the control character {describe_character(char)} at position "
+            f"{text.index(char) + 1}; only newline and tab are allowed: remove it and send again"
+        )
+    return text
+
+
+_Clean = AfterValidator(refuse_control_characters)
+#: The same text types for what comes IN (every action and admin body): control characters
+#: refused. Stored state (Ticket, Note, Event) keeps the plain types, so a replica or a
+#: database holding such text from an older version still loads; output escapes it.
+CleanShortText = Annotated[ShortText, _Clean]
+CleanLongText = Annotated[LongText, _Clean]
+CleanRequiredText = Annotated[RequiredText, _Clean]
+CleanTitle = Annotated[str, StringConstraints(min_length=1, max_length=200), _Clean]
+CleanDescription = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION), _Clean]
 
 
 class Model(BaseModel):

@@ -49,9 +49,10 @@ def test_bulk_gives_one_result_per_ticket_and_queues_the_others(replica):
     results = replica.resolve(["P1", "R1", "NOPE", "A1"], "已办结")
     by_id = {r.ticket_id: r for r in results}
     assert by_id["P1"].ok and by_id["A1"].ok
-    assert not by_id["R1"].ok and by_id["R1"].reason is Reason.ALREADY_RESOLVED
+    # R1 is resolved already: not resolved again, its reply kept as a note (and said so).
+    assert by_id["R1"].kept_as_note and by_id["R1"].reason is Reason.ALREADY_RESOLVED
     assert not by_id["NOPE"].ok and by_id["NOPE"].reason is Reason.NOT_FOUND
-    assert _kinds(replica) == ["resolve", "accept", "resolve"]
+    assert _kinds(replica) == ["resolve", "note", "accept", "resolve"]
 
 
 def test_empty_reply_is_refused_without_queueing(replica):
@@ -126,7 +127,7 @@ def test_seq_never_goes_back_after_undo(replica):
 
 def test_a_big_bulk_action_defers_its_checkpoint_and_restores_the_setting(replica, monkeypatch):
     monkeypatch.setattr(replica, "_BIG_BATCH", 2)
-    results = replica.resolve(["A1", "P1", "R1"], "已处理完毕")
+    results = replica.resolve(["A1", "P1", "NOPE"], "已处理完毕")
     assert [r.ok for r in results] == [True, True, False]
     assert len({a for r in results for a in r.queued}) == 3  # accept + resolve, resolve: fresh ids
     assert replica._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
@@ -179,7 +180,7 @@ def test_bulk_action_json_is_the_models_own(created_at):
     from schemas.actions import Accept, AddNote, Resolve
 
     to_json, base = _ActionJson(), _bases()
-    replies = ["已办结", '引号"\\反斜杠\n换行\t制表\x1f\x00控制 \u2028 emoji 😀', "x" * 4000]
+    replies = ["已办结", '引号"\\反斜杠\n换行\t制表\u00a0控制 \u2028 emoji 😀', "x" * 4000]
     actions = [
         Accept(
             action_id="a" * 32, ticket_id="FY1", base=base(Status.ASSIGNED, "U1", 1), created_at=created_at

@@ -395,3 +395,26 @@ def test_an_applied_result_is_stored_while_later_actions_are_still_queued(replic
     assert detail.server_ticket == server
     assert detail.ticket.status is Status.RESOLVED and replica.pending_count() == 1
     assert replica.count(TicketQuery(view=View.RESOLVED)) == 2
+
+
+def test_reapply_on_a_ticket_resolved_meanwhile_keeps_the_reply_as_a_note(replica):
+    """Re-applying a refused reply when a colleague resolved the ticket since: not resolved
+    again; the reply is queued as a note, and the conflict is marked noted (not re-applied)."""
+    action_id = _conflicted(replica, status="resolved", reply="同事的答复", replied_by="李四", epoch=1)
+    result = replica.resolve_conflict(action_id, "reapply")
+    assert result.ok and result.kept_as_note and result.reason is Reason.ALREADY_RESOLVED
+    assert "李四" in result.message and "NOT resolved again" in result.message
+    (entry,) = replica.outbox()
+    action = orjson.loads(entry.action_json)
+    assert action["kind"] == "note" and action["text"] == "【未能提交的答复】已修复"
+    assert replica.conflicts(open_only=False)[0].state == "noted"
+
+
+def test_an_old_outbox_row_is_cleaned_only_of_real_control_characters():
+    from local_db.replica import _without_control_characters
+
+    # An escaped backslash before "u001b" or "r" is text (a Windows path), not a control character.
+    plain = '{"kind":"note","text":"C:\\\\road\\\\u001b.txt"}'
+    assert _without_control_characters(plain) is plain
+    dirty = '{"kind":"note","text":"a\\u001b]0;x\\u0007b\\nc\\td\\u009b"}'
+    assert orjson.loads(_without_control_characters(dirty)) == {"kind": "note", "text": "a]0;xb\nc\td"}

@@ -65,7 +65,7 @@ class SyncRunner:
         replica = Replica.open(self.replica_path, clock=self.clock)
         try:
             waiting = {e.action_id: e for e in replica.outbox(limit=1_000_000)}
-            known_conflicts = {c.action_id for c in replica.conflicts()}
+            known_conflicts = {c.action_id for c in replica.conflicts(open_only=False)}
             report: SyncReport | None = None
             failure = error = None
             client = self.client_factory()
@@ -80,11 +80,19 @@ class SyncRunner:
             finally:
                 client.close()
             still = {e.action_id for e in replica.outbox(limit=1_000_000)}
-            refused = {c.action_id: c for c in replica.conflicts() if c.action_id not in known_conflicts}
+            # All of them: a refused sign-for is kept "folded" into its resolve's conflict (one
+            # per intent), and it must not count as applied for having left the outbox.
+            refused = {
+                c.action_id: c
+                for c in replica.conflicts(open_only=False)
+                if c.action_id not in known_conflicts
+            }
             outcomes: list[ActionOutcome] = []
             for action_id, entry in waiting.items():
                 if action_id in refused:
                     c = refused[action_id]
+                    if c.state == "folded":
+                        continue  # its resolve's line tells the outcome of the whole intent
                     outcomes.append(
                         ActionOutcome(action_id, entry.ticket_id, entry.kind, "rejected", c.reason, c.message)
                     )
