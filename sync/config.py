@@ -96,9 +96,9 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool, str]] = {
     "timeout": ((int, float), False, "a number of seconds"),
     "page_limit": ((int,), False, "an integer"),
     "retries": ((int,), False, "an integer (tries per request)"),
-    # The terminal app's key bindings by id (tui/core/config.py reads them; `?` lists the ids).
     # The terminal app's undo window in seconds (tui/core/config.py reads and checks it).
     "undo_grace": ((int, float), False, "a number of seconds"),
+    # The terminal app's key bindings by id (tui/core/config.py reads them; `?` lists the ids).
     "keys": ((dict,), False, 'a table of binding id = "key" (e.g. resolve = "ctrl+d")'),
 }
 
