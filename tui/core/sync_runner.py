@@ -36,8 +36,9 @@ class ActionOutcome:
 class SyncOutcome:
     ok: bool
     report: SyncReport | None
-    #: "unreachable", "auth" or "error" when not ok.
-    failure: Literal["unreachable", "auth", "error"] | None = None
+    #: "unreachable", "auth" or "error" (the server's answer) when not ok; "local" when the
+    #: replica itself failed (the app sets that one).
+    failure: Literal["unreachable", "auth", "error", "local"] | None = None
     error: str | None = None
     actions: list[ActionOutcome] = field(default_factory=list)
     finished_at: dt.datetime | None = None
@@ -58,7 +59,9 @@ class SyncRunner:
         self.client_factory = client_factory
         self.clock = clock
 
-    def run(self, progress: Progress | None = None) -> SyncOutcome:
+    def run(self, progress: Progress | None = None, *, made_before: dt.datetime | None = None) -> SyncOutcome:
+        """One sync. ``made_before``: push only actions made before it (the app's background
+        sync leaves an undo window); the rest stays in the outbox, reported as unsent."""
         replica = Replica.open(self.replica_path, clock=self.clock)
         try:
             waiting = {e.action_id: e for e in replica.outbox(limit=1_000_000)}
@@ -67,7 +70,7 @@ class SyncRunner:
             failure = error = None
             client = self.client_factory()
             try:
-                report = sync(replica, client, progress=progress)
+                report = sync(replica, client, progress=progress, made_before=made_before)
             except Unreachable as exc:
                 failure, error = "unreachable", str(exc)
             except AuthRefused as exc:

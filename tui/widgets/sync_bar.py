@@ -53,6 +53,10 @@ def render_sync_bar(status: SyncStatus, t, now: dt.datetime) -> Text:
     text.append(*sep)
     text.append(t("sync.conflicts", n=status.conflicts), style="bold magenta" if status.conflicts else "")
     text.append(*sep)
+    if status.failure and not status.running:
+        # A failed sync stays on the bar until one succeeds (issue 9: it was invisible).
+        text.append(t("sync.failed_bar", why=t(f"sync.why.{status.failure}")), style="bold red")
+        text.append(*sep)
     if status.running:
         if status.total:
             text.append(t("sync.progress", done=status.done, total=status.total), style="cyan")
