@@ -487,7 +487,10 @@ class FycliApp(App):
         # The background sync leaves young actions their undo window; `r` sends everything.
         made_before = None if manual else self.now() - dt.timedelta(seconds=self.undo_grace)
         try:
-            outcome = self.sync_runner.run(progress, made_before=made_before)
+            # While offline a background sync first checks the link with a pull: a push into a
+            # dead link would leave its actions "may have reached the platform", past undoing.
+            probe = not manual and self.sync_status.connectivity != "online"
+            outcome = self.sync_runner.run(progress, made_before=made_before, probe_first=probe)
         except Exception as exc:  # a bug or a broken file must not kill the app: report it
             outcome = SyncOutcome(
                 ok=False, report=None, failure="local", error=str(exc), finished_at=self.now()

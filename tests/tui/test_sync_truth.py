@@ -183,6 +183,28 @@ async def test_the_background_sync_holds_an_action_for_the_undo_window(township)
         assert server.ticket(third)["ticket"]["status"] == "in_progress"
 
 
+async def test_offline_the_background_sync_leaves_unsent_work_undoable(township):
+    server, path, runner, ids, where, clock = township
+    app = make_app(path, clock=clock, sync_runner=runner, auto_sync=3600, undo_grace=10)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        where["url"] = "http://127.0.0.1:9"  # the link is gone (discard port: refused)
+        app.run_sync(manual=False)
+        await settle(pilot)
+        assert app.sync_status.connectivity == "offline"
+        await pilot.press("s")
+        await settle(pilot)
+        clock.advance(60)  # long past the undo window, background syncs keep failing
+        app._auto_sync()
+        await settle(pilot)
+        assert app.last_sync.failure == "unreachable"
+        await pilot.press("u")
+        await settle(pilot)
+        said = [str(n.message) for n in app._notifications]
+        assert said[-1] == "已撤销 1 项未发送操作", said
+    assert outbox(path) == []
+
+
 async def test_undo_of_an_action_that_may_have_left_says_so(township):
     server, path, runner, ids, where, clock = township
     app = make_app(path, clock=clock, sync_runner=runner, undo_grace=0)

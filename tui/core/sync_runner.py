@@ -59,9 +59,18 @@ class SyncRunner:
         self.client_factory = client_factory
         self.clock = clock
 
-    def run(self, progress: Progress | None = None, *, made_before: dt.datetime | None = None) -> SyncOutcome:
+    def run(
+        self,
+        progress: Progress | None = None,
+        *,
+        made_before: dt.datetime | None = None,
+        probe_first: bool = False,
+    ) -> SyncOutcome:
         """One sync. ``made_before``: push only actions made before it (the app's background
-        sync leaves an undo window); the rest stays in the outbox, reported as unsent."""
+        sync leaves an undo window); the rest stays in the outbox, reported as unsent.
+
+        ``probe_first``: pull before pushing, so that while the server is unreachable no action
+        is marked as on its way (an action that may have left can no longer be undone)."""
         replica = Replica.open(self.replica_path, clock=self.clock)
         try:
             waiting = {e.action_id: e for e in replica.outbox(limit=1_000_000)}
@@ -70,6 +79,8 @@ class SyncRunner:
             failure = error = None
             client = self.client_factory()
             try:
+                if probe_first:
+                    sync(replica, client, progress=progress, push=False)
                 report = sync(replica, client, progress=progress, made_before=made_before)
             except Unreachable as exc:
                 failure, error = "unreachable", str(exc)
