@@ -79,6 +79,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sync.unsent": ("待发送 {n}", "unsent {n}"),
     "sync.conflicts": ("冲突 {n}", "conflicts {n}"),
     "sync.last": ("上次同步 {when}", "last sync {when}"),
+    "sync.last_ok": ("上次成功 {when}", "last good sync {when}"),
     "sync.never": ("从未同步", "never synced"),
     "sync.running": ("同步中…", "syncing…"),
     "sync.progress": ("同步中 {done}/{total}", "syncing {done}/{total}"),

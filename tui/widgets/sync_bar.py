@@ -63,7 +63,9 @@ def render_sync_bar(status: SyncStatus, t, now: dt.datetime) -> Text:
         else:
             text.append(t("sync.running"), style="cyan")
     elif status.last_sync_at is not None:
-        text.append(t("sync.last", when=ago(t, status.last_sync_at, now)))
+        # after a failure, the time shown is that of the last sync that worked: say so
+        key = "sync.last_ok" if status.failure else "sync.last"
+        text.append(t(key, when=ago(t, status.last_sync_at, now)))
     else:
         text.append(t("sync.never"), style="dim")
     if status.unit_name:

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
+from schemas.enums import Status
 from tui.core.bulk import TYPED_CONSENT_FROM, BulkPlan
 
 
@@ -41,7 +42,9 @@ class BulkConfirmDialog(ModalScreen[tuple[str, ...] | None]):
         t, plan = self.t, self.plan
         with Vertical(classes="dialog wide"):
             yield Static("", id="question", classes="dialog-title", markup=False)
-            statuses = " · ".join(f"{t.status(s)} {n}" for s, n in sorted(plan.by_status.items()))
+            order = list(Status)  # the workflow's order: 待签收, 办理中, … 已归档
+            by_status = sorted(plan.by_status.items(), key=lambda item: order.index(item[0]))
+            statuses = " · ".join(f"{t.status(s)} {n}" for s, n in by_status)
             if statuses:
                 yield Static(t("bulk.by_status", text=statuses), classes="dialog-hint", markup=False)
             if plan.needs_first:
