@@ -146,8 +146,10 @@ class FycliApp(App):
 
     async def action_quit(self) -> None:
         """q / ctrl+q: with unsent actions, say how many and what becomes of them first."""
+        if isinstance(self.screen, QuitDialog):
+            return  # asked already: the answer is y, r or Esc (q twice must not discard work)
         n = self.sync_status.unsent
-        if n == 0 or isinstance(self.screen, QuitDialog):
+        if n == 0:
             self.exit()
             return
         t = self.t
