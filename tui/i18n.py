@@ -254,6 +254,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Nothing marked in this view ({n} marked elsewhere are not acted on)",
     ),
     # bulk confirmation
+    "bulk.planning": ("正在核对 {n} 件已选工单…", "Checking the {n} marked tickets…"),
     "bulk.by_status": ("按状态：{text}", "By status: {text}"),
     "bulk.needs_first.resolve": (
         "另有 {n} 件待签收：勾选则先签收再办结（需单独同意）",
