@@ -111,6 +111,8 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool, str]] = {
     "sync_deadline": ((int, float), False, "a number of seconds (one whole sync at most)"),
     "sync_lock_wait": ((int, float), False, "a number of seconds (wait for another sync)"),
     "allow_insecure_http": ((bool,), False, "true or false (send the token over plain http)"),
+    # The terminal app's undo window in seconds (tui/core/config.py reads and checks it).
+    "undo_grace": ((int, float), False, "a number of seconds"),
     # The terminal app's key bindings by id (tui/core/config.py reads them; `?` lists the ids).
     "keys": ((dict,), False, 'a table of binding id = "key" (e.g. resolve = "ctrl+d")'),
 }

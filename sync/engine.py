@@ -15,6 +15,7 @@ makes a sync cut at any point — a dropped link, a killed process — resume wh
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -79,6 +80,7 @@ def sync(
     page_limit: int | None = None,
     deadline: float | None = None,
     lock_wait: float | None = None,
+    made_before: dt.datetime | None = None,
 ) -> SyncReport:
     """Bring ``replica`` and the server together. Raises a :class:`~sync.errors.SyncError`
     (after recording it in the replica) when the server cannot be used; work is kept.
@@ -89,6 +91,9 @@ def sync(
     ``lock_wait``: take the replica's sync lock (:func:`sync.lock.sync_lock`) for the sync,
     waiting this long for another sync to finish before raising :class:`~sync.errors.SyncBusy`;
     None when the caller holds it already (or the replica has no file).
+
+    ``made_before``: push only actions made before that moment (the app's background sync
+    holds young actions back so they can still be undone); later ones wait in the outbox.
     """
     if lock_wait is not None:
         with sync_lock(replica.path, lock_wait):
@@ -100,6 +105,7 @@ def sync(
                 pull=pull,
                 page_limit=page_limit,
                 deadline=deadline,
+                made_before=made_before,
             )
     started = time.monotonic()
     report = SyncReport()
@@ -114,10 +120,10 @@ def sync(
         for _ in range(MAX_ROUNDS):
             report.rounds += 1
             if push:
-                _push_outbox(replica, client, report, notify)
+                _push_outbox(replica, client, report, notify, made_before)
             if pull:
                 _pull_pages(replica, client, report, notify, page_limit)
-            if not push or replica.pending_count() == 0:
+            if not push or not _ready(replica.outbox(limit=1), made_before):
                 break
     except SyncError as exc:
         _finish(replica, client, report, before, started)
@@ -142,15 +148,30 @@ def _ensure_identity(replica, client: SyncClient) -> None:
         replica.set_identity(client.me(), client.base_url)
 
 
-def _push_outbox(replica, client: SyncClient, report: SyncReport, notify: Progress) -> None:
+def _ready(batch: list, made_before: dt.datetime | None) -> list:
+    """The leading entries of ``batch`` made before ``made_before`` (all when None). A prefix,
+    never a selection: actions are sent in the order they were made."""
+    if made_before is None:
+        return batch
+    ready = []
+    for entry in batch:
+        if entry.created_at >= made_before:
+            break
+        ready.append(entry)
+    return ready
+
+
+def _push_outbox(
+    replica, client: SyncClient, report: SyncReport, notify: Progress, made_before: dt.datetime | None = None
+) -> None:
     total = replica.pending_count()
-    if total == 0:
+    if total == 0 or not _ready(replica.outbox(limit=1), made_before):
         return
     client_id = replica.state().client_id
     done = 0
     notify("push", 0, total)
     while True:
-        batch = replica.outbox(limit=PUSH_BATCH)
+        batch = _ready(replica.outbox(limit=PUSH_BATCH), made_before)
         if not batch:
             break
         # From here on the actions may reach the server: they can no longer be undone locally.

@@ -24,19 +24,22 @@ from textual.worker import get_current_worker
 
 from local_db.api import LocalResult, TicketQuery
 from local_db.replica import Replica
+from tui.core import bulk
+from tui.core.bulk import BulkPlan
 from tui.core.config import AppConfig
 from tui.core.gateway import ReplicaGateway
 from tui.core.marks import Marks
 from tui.core.status import SyncStatus
 from tui.core.sync_runner import SyncOutcome, SyncRunner
 from tui.i18n import Lang, Translator
-from tui.messages import ActionsDone, SyncFinished, SyncProgressed
+from tui.messages import ActionsDone, BulkPlanned, SyncFinished, SyncProgressed
 from tui.screens.conflicts import ConflictsScreen
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.detail import DetailScreen
-from tui.screens.dialogs.confirm import ConfirmDialog
+from tui.screens.dialogs.bulk_confirm import BulkConfirmDialog
 from tui.screens.dialogs.extension import ExtensionDialog
 from tui.screens.dialogs.outcome import OutcomeDialog, OutcomeLine
+from tui.screens.dialogs.quit import QuitDialog
 from tui.screens.dialogs.reply import ReplyDialog
 from tui.screens.dialogs.text_prompt import TextPrompt
 from tui.screens.help import HelpScreen
@@ -45,6 +48,10 @@ from tui.screens.queue import QueueScreen
 #: Seconds of typing pause before a search runs again (the first keystroke after a pause runs
 #: at once). Keystrokes in between are folded into one query instead of queueing one each.
 SEARCH_DELAY = 0.12
+
+#: From this many marks, planning a bulk action takes long enough (~2.5 s for 14,000 marks on
+#: 100,000 tickets) to say that it is under way.
+PLANNING_NOTICE_FROM = 5000
 
 #: Most lines an outcome list shows (failures first); the rest is summed up in its title.
 OUTCOME_LINES = 500
@@ -85,6 +92,8 @@ class FycliApp(App):
         network: NetworkSwitch | None = None,
         sync_on_start: bool = True,
         search_delay: float = SEARCH_DELAY,
+        undo_grace: float | None = None,
+        replica_is_temporary: bool = False,
     ) -> None:
         super().__init__()
         self.replica_path = Path(replica_path)
@@ -96,6 +105,11 @@ class FycliApp(App):
         self.network = network
         self.sync_on_start = sync_on_start
         self.search_delay = search_delay
+        #: Seconds an action waits before the background sync sends it (the undo window).
+        self.undo_grace = self.config.undo_grace if undo_grace is None else undo_grace
+        #: The demo: the replica lives in a temporary directory removed on exit.
+        self.replica_is_temporary = replica_is_temporary
+        self._quit_after_sync = False
         self.gateway = ReplicaGateway(lambda: Replica.open(self.replica_path, clock=clock))
         self.undo_stack: list[list[str]] = []
         self.queue_screen = QueueScreen()
@@ -133,6 +147,37 @@ class FycliApp(App):
     def action_help_quit(self) -> None:
         """ctrl+c: say (in the app's language) how to quit, as Textual does in English."""
         self.notify(self.t("notify.quit_hint", press=self.key_of("quit", "q")))
+
+    async def action_quit(self) -> None:
+        """q / ctrl+q: with unsent actions, say how many and what becomes of them first."""
+        if isinstance(self.screen, QuitDialog):
+            return  # asked already: the answer is y, r or Esc (q twice must not discard work)
+        n = self.sync_status.unsent
+        if n == 0:
+            self.exit()
+            return
+        t = self.t
+        if self.replica_is_temporary:
+            message = t("quit.unsent_demo", n=n)
+        elif self.sync_runner is None:
+            message = t("quit.unsent_unconfigured", n=n)
+        else:
+            message = t("quit.unsent", n=n)
+
+        def chosen(choice: str | None) -> None:
+            if choice == "quit":
+                self.exit()
+            elif choice == "sync":
+                if self.sync_status.running:
+                    self.notify(t("sync.running"))
+                    return
+                self._quit_after_sync = True
+                self.run_sync(manual=True)
+
+        self.push_screen(
+            QuitDialog(message, can_sync=self.sync_runner is not None, discards=self.replica_is_temporary),
+            chosen,
+        )
 
     # -- navigation ---------------------------------------------------------------------------
     def open_detail(self, ticket_id: str) -> None:
@@ -203,19 +248,66 @@ class FycliApp(App):
         yield from super().get_system_commands(screen)
 
     # -- local actions ------------------------------------------------------------------------
-    def act(self, kind: str, *, ids: list[str] | None = None, marks: Marks | None = None) -> None:
-        """Ask what the action needs (once, with the count), then make it in a worker."""
-        t = self.t
-        count = marks.count if marks is not None else len(ids or [])
-        if count == 0:
-            self.notify(t("notify.none_marked"), severity="warning")
+    def act(self, kind: str, *, ids: list[str] | None = None, marks: Marks | None = None,
+            view: TicketQuery | None = None) -> None:  # fmt: skip
+        """Act on ``ids`` (the row), or on the ``marks`` seen in ``view``: planned in a worker,
+        confirmed once with the count by status, then asked what the action needs."""
+        if marks is not None and view is not None:
+            if marks.count >= PLANNING_NOTICE_FROM:  # ~2 s on 100,000 tickets: say it is coming
+                self.notify(self.t("bulk.planning", n=marks.count), timeout=3)
+            self._plan_bulk(kind, marks, view)
             return
-        bulk = marks is not None
+        if not ids:
+            self.notify(self.t("notify.none_marked"), severity="warning")
+            return
+        self._ask_and_make(kind, list(ids), bulk=False)
+
+    @work(thread=True, exclusive=True, group="bulk-plan")
+    def _plan_bulk(self, kind: str, marks: Marks, view: TicketQuery) -> None:
+        gateway = self.gateway
+
+        def view_rows():
+            after = None
+            while True:  # keyset pages of the whole view: rows carry their status
+                page = gateway.call(lambda r, after=after: r.query(view, after=after, limit=2000))
+                yield from page
+                if len(page) < 2000:
+                    return
+                after = page[-1].key
+
+        def matching(q: TicketQuery):
+            return iter(gateway.call(lambda r: list(r.ids_matching(q))))
+
+        def base_ids() -> frozenset[str]:
+            assert marks.base is not None
+            return frozenset(matching(marks.base))
+
+        planned = bulk.plan(
+            kind, marks, view_rows(), lambda: marks.ids(matching), base_ids, base_is_view=marks.base == view
+        )
+        self.post_message(BulkPlanned(planned))
+
+    def on_bulk_planned(self, message: BulkPlanned) -> None:
+        plan = message.plan
+        if not plan.targets and not plan.needs_first:
+            self.notify(self.t("notify.none_in_view", n=plan.outside), severity="warning")
+            return
+
+        def confirmed(chosen: tuple[str, ...] | None) -> None:
+            if chosen:
+                self._ask_and_make(plan.kind, list(chosen), bulk=True, plan=plan)
+
+        self.push_screen(BulkConfirmDialog(plan, self.t(f"kind.{plan.kind}")), confirmed)
+
+    def _ask_and_make(self, kind: str, ids: list[str], *, bulk: bool, plan: BulkPlan | None = None) -> None:
+        """Ask what the action needs (a reply, a reason …), then make it in a worker."""
+        t = self.t
+        count = len(ids)
         suffix = f" ({count})" if count > 1 else ""
 
         def run(params: dict | None) -> None:
             if params is not None:
-                self._make_actions(kind, ids, marks, params, bulk)
+                self._make_actions(kind, ids, params, bulk, plan)
 
         if kind == "resolve":
             self.push_screen(
@@ -238,27 +330,14 @@ class FycliApp(App):
                 lambda got: run({"days": got[0], "reason": got[1]} if got else None),
             )
         elif kind == "accept":
-            if bulk and count > 1:
-                self.push_screen(
-                    ConfirmDialog(
-                        t("dialog.confirm_bulk", n=count, action=t("kind.accept")),
-                        t("dialog.confirm_bulk_hint"),
-                    ),
-                    lambda yes: run({} if yes else None),
-                )
-            else:
-                run({})
+            run({})
         else:
             raise ValueError(f"unknown action {kind!r}")
 
     @work(thread=True, group="actions")
     def _make_actions(
-        self, kind: str, ids: list[str] | None, marks: Marks | None, params: dict, bulk: bool
+        self, kind: str, targets: list[str], params: dict, bulk: bool, plan: BulkPlan | None
     ) -> None:
-        def matching(q: TicketQuery):
-            return iter(self.gateway.call(lambda r: list(r.ids_matching(q))))
-
-        targets = list(marks.ids(matching)) if marks is not None else list(ids or [])
 
         def make(r: Replica) -> list[LocalResult]:
             if kind == "accept":
@@ -272,35 +351,54 @@ class FycliApp(App):
             return [r.request_extension(i, params["days"], params["reason"]) for i in targets]
 
         results = self.gateway.call(make)
-        self.post_message(ActionsDone(kind, results, bulk))
+        kept = plan.outside_ids if plan is not None else frozenset()
+        self.post_message(ActionsDone(kind, results, bulk, kept))
 
     def on_actions_done(self, message: ActionsDone) -> None:
         t = self.t
-        done = [r for r in message.results if r.ok]
+        queued = [r for r in message.results if r.ok and r.action_id]
+        # ok without an action id: already in effect (signed for), nothing was queued
+        noop = [r for r in message.results if r.ok and not r.action_id]
         failed = [r for r in message.results if not r.ok]
-        self.remember_undo([r.action_id for r in done if r.action_id])
+        self.remember_undo([r.action_id for r in queued if r.action_id])
         label = t(f"kind.{message.kind}")
         if message.bulk:
-            self.queue_screen.after_bulk([r.ticket_id for r in failed])
+            self.queue_screen.after_bulk([r.ticket_id for r in failed], message.kept_marked)
             lines = [
-                OutcomeLine(
-                    r.ticket_id, r.ok, label, t("outcome.ok") if r.ok else self._why(r.reason, r.message)
-                )
-                for r in failed + done
-            ]
-            self.push_screen(
-                OutcomeDialog(t("outcome.title", ok=len(done), failed=len(failed)), lines[:OUTCOME_LINES])
-            )
+                OutcomeLine(r.ticket_id, False, label, self._why(r.reason, r.message)) for r in failed
+            ] + [OutcomeLine(r.ticket_id, True, label, t("outcome.noop")) for r in noop]
+            lines += [OutcomeLine(r.ticket_id, True, label, t("outcome.ok")) for r in queued]
+            title = t("outcome.title_local", ok=len(queued), noop=len(noop), failed=len(failed))
+            self.push_screen(OutcomeDialog(title, lines[:OUTCOME_LINES]))
         elif failed:
             self.notify(
                 f"{label} {failed[0].ticket_id}: {self._why(failed[0].reason, failed[0].message)}",
                 severity="error",
             )
+        elif noop:
+            self.notify(t("notify.noop", action=label, id=noop[0].ticket_id), severity="warning")
+        elif self.sync_runner is not None and self.auto_sync and self.undo_grace > 0:
+            self.notify(
+                t(
+                    "notify.queued_grace",
+                    action=label,
+                    n=len(queued),
+                    s=f"{self.undo_grace:g}",
+                    press=self.key_of("undo", "u"),
+                )
+            )
         else:
-            self.notify(t("notify.queued", action=label, n=len(done)))
+            self.notify(t("notify.queued", action=label, n=len(queued)))
         self.data_changed()
-        if done and self.sync_status.connectivity == "online" and self.auto_sync:
-            self.run_sync(manual=False)
+        if queued and self.sync_status.connectivity == "online" and self.auto_sync:
+            self._sync_when_window_ends()
+
+    def _sync_when_window_ends(self) -> None:
+        """Background-sync once the newest action's undo window is over (at once without one)."""
+        if self.undo_grace <= 0:
+            self._auto_sync()
+        else:
+            self.set_timer(self.undo_grace + 0.5, self._auto_sync)
 
     def _why(self, reason, message: str) -> str:
         text = self.t.reason(reason) if reason else self.t("outcome.failed")
@@ -321,10 +419,14 @@ class FycliApp(App):
     @work(thread=True, group="undo")
     def undo_actions(self, action_ids: list[str]) -> None:
         undone = self.gateway.call(lambda r: sum(1 for a in action_ids if r.undo(a)))
-        self.call_from_thread(self._undone, undone)
+        self.call_from_thread(self._undone, undone, len(action_ids) - undone)
 
-    def _undone(self, undone: int) -> None:
-        if undone:
+    def _undone(self, undone: int, late: int) -> None:
+        # An action that may have left (its push was cut before the answer) is one state with
+        # one wording everywhere: it may already have reached the platform.
+        if undone and late:
+            self.notify(self.t("notify.undone_some", n=undone, late=late), severity="warning")
+        elif undone:
             self.notify(self.t("notify.undone", n=undone))
         else:
             self.notify(self.t("notify.undo_too_late"), severity="warning")
@@ -352,8 +454,13 @@ class FycliApp(App):
             self.call_from_thread(self._status_loaded, state)
 
     def _status_loaded(self, state) -> None:
+        failure, failed_at = self.sync_status.failure, self.sync_status.failed_at
+        if failure and failed_at and state.last_sync_at and state.last_sync_at > failed_at:
+            failure = failed_at = None  # another process (cron's fycli sync) synced since
         self.sync_status = replace(
             self.sync_status,
+            failure=failure,
+            failed_at=failed_at,
             unsent=state.pending,
             conflicts=state.open_conflicts,
             last_sync_at=state.last_sync_at,
@@ -385,10 +492,17 @@ class FycliApp(App):
         def progress(phase: str, done: int, total: int | None) -> None:
             self.post_message(SyncProgressed(phase, done, total))
 
+        # The background sync leaves young actions their undo window; `r` sends everything.
+        made_before = None if manual else self.now() - dt.timedelta(seconds=self.undo_grace)
         try:
-            outcome = self.sync_runner.run(progress)
+            # While offline a background sync first checks the link with a pull: a push into a
+            # dead link would leave its actions "may have reached the platform", past undoing.
+            probe = not manual and self.sync_status.connectivity != "online"
+            outcome = self.sync_runner.run(progress, made_before=made_before, probe_first=probe)
         except Exception as exc:  # a bug or a broken file must not kill the app: report it
-            outcome = SyncOutcome(ok=False, report=None, failure="error", error=str(exc))
+            outcome = SyncOutcome(
+                ok=False, report=None, failure="local", error=str(exc), finished_at=self.now()
+            )
         self.post_message(SyncFinished(outcome, manual))
 
     def on_sync_progressed(self, message: SyncProgressed) -> None:
@@ -399,18 +513,47 @@ class FycliApp(App):
     def on_sync_finished(self, message: SyncFinished) -> None:
         t = self.t
         outcome = message.outcome
+        if outcome.failure == "busy":
+            # Another process's sync holds the replica: it brings the same news, and the bar
+            # keeps what it knew (a busy lock is neither a success nor a failure of the link).
+            self.sync_status = replace(self.sync_status, running=False)
+            if self._quit_after_sync:  # the liaison asked to sync, then quit: say why not yet
+                self._quit_after_sync = False
+                self.notify(self.t("quit.sync_failed", error=self.t("sync.busy")), severity="error")
+            elif message.manual:
+                self.notify(self.t("sync.busy"), severity="warning", timeout=6)
+            self.data_changed()
+            return
         self.last_sync = outcome
-        connectivity = (
-            "online" if outcome.ok else ("offline" if outcome.failure == "unreachable" else "online")
-        )
+        if outcome.failure == "local":  # the replica failed, not the link: that is unknown
+            connectivity = self.sync_status.connectivity
+        else:
+            connectivity = "offline" if outcome.failure == "unreachable" else "online"
         self.sync_status = replace(
             self.sync_status,
             running=False,
             connectivity=connectivity,
             last_error=outcome.error,
+            failure=outcome.failure,
+            failed_at=None if outcome.ok else (outcome.finished_at or self.now()),
             network_cut=bool(self.network and self.network.is_cut),
         )
         report = outcome.report
+        if self._quit_after_sync:
+            self._quit_after_sync = False
+            if outcome.ok and report is not None and report.pending == 0:
+                self.exit()
+                return
+            self.notify(
+                t(
+                    "quit.sync_failed",
+                    error=outcome.error or t("sync.unsent", n=report.pending if report else 0),
+                ),
+                severity="error",
+                timeout=10,
+            )
+            self.data_changed()
+            return
         if outcome.ok and report is not None:
             if report.rejected:  # a background sync too: refusals are work waiting for the liaison
                 self.notify(
@@ -427,6 +570,8 @@ class FycliApp(App):
                         conflicts=report.conflicts,
                     )
                 )
+            if report.pending and self.auto_sync and self.undo_grace > 0 and not message.manual:
+                self._sync_when_window_ends()  # held back for their undo window: send them after
         elif message.manual:
             self.notify(t("sync.failed", error=outcome.error or ""), severity="error", timeout=8)
         sent = [a for a in outcome.actions if a.outcome != "unsent"]

@@ -79,6 +79,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sync.unsent": ("待发送 {n}", "unsent {n}"),
     "sync.conflicts": ("冲突 {n}", "conflicts {n}"),
     "sync.last": ("上次同步 {when}", "last sync {when}"),
+    "sync.last_ok": ("上次成功 {when}", "last good sync {when}"),
     "sync.never": ("从未同步", "never synced"),
     "sync.running": ("同步中…", "syncing…"),
     "sync.progress": ("同步中 {done}/{total}", "syncing {done}/{total}"),
@@ -91,6 +92,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sync.refused": (
         "平台拒绝了 {n} 项操作，已放入冲突收件箱（按 {press} 处理）",
         "The platform refused {n} actions: they are in the conflict inbox (press {press})",
+    ),
+    "sync.failed_bar": ("同步失败：{why}", "sync failed: {why}"),
+    "sync.why.unreachable": ("无法连接服务器", "server unreachable"),
+    "sync.why.auth": ("令牌被拒绝", "token refused"),
+    "sync.why.error": ("服务器应答异常", "bad answer from the server"),
+    "sync.why.local": ("本地副本出错", "local replica error"),
+    "sync.busy": (
+        "另一同步正在进行（如定时的 fycli sync），完成后即可看到结果",
+        "another sync of this replica is running (a scheduled fycli sync, say); its results show when it ends",
     ),
     "sync.failed": ("同步失败：{error}（工作已保存在本地）", "Sync failed: {error} (work kept locally)"),
     "sync.net_cut": ("演示：网络已断开", "demo: network cut"),
@@ -213,6 +223,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dialog.required": ("请填写内容", "This is required"),
     "dialog.bad_days": ("请输入 1 到 30 的数字", "Enter a number from 1 to 30"),
     "outcome.title": ("执行结果：成功 {ok}，未执行 {failed}", "Result: {ok} done, {failed} not done"),
+    "outcome.title_local": (
+        "执行结果：已保存 {ok}，无需操作 {noop}，未执行 {failed}",
+        "Result: {ok} saved, {noop} nothing to do, {failed} not done",
+    ),
+    "outcome.noop": ("无需操作：已完成，未加入待发送", "nothing to do: already done; nothing queued"),
     "outcome.ok": ("已保存，待发送", "saved, waiting to send"),
     "outcome.failed": ("未执行", "not done"),
     "outcome.close_hint": ("Esc/回车 关闭", "Esc/Enter to close"),
@@ -222,7 +237,61 @@ STRINGS: dict[str, tuple[str, str]] = {
     "notify.nothing_selected": ("没有工单", "No ticket here"),
     "notify.undone": ("已撤销 {n} 项未发送操作", "Undid {n} unsent actions"),
     "notify.nothing_to_undo": ("没有可撤销的未发送操作", "Nothing unsent to undo"),
-    "notify.undo_too_late": ("已发送，无法撤销", "Already sent: cannot undo"),
+    "notify.undo_too_late": (
+        "可能已送达平台，无法撤销",
+        "May already have reached the platform: cannot undo",
+    ),
+    "notify.undone_some": (
+        "已撤销 {n} 项；{late} 项可能已送达平台，无法撤销",
+        "Undid {n}; {late} may already have reached the platform: cannot undo",
+    ),
+    "notify.queued_grace": (
+        "{action}：{n} 件已保存，{s} 秒后发送（{press} 撤销）",
+        "{action}: {n} saved, sent in {s} s ({press} undoes)",
+    ),
+    "notify.noop": (
+        "{action} {id}：无需操作，已完成，未加入待发送",
+        "{action} {id}: nothing to do: already done; nothing queued",
+    ),
+    "notify.none_in_view": (
+        "当前视图中没有已选的工单（{n} 件已选在其他视图，不会执行）",
+        "Nothing marked in this view ({n} marked elsewhere are not acted on)",
+    ),
+    # bulk confirmation
+    "bulk.planning": ("正在核对 {n} 件已选工单…", "Checking the {n} marked tickets…"),
+    "bulk.by_status": ("按状态：{text}", "By status: {text}"),
+    "bulk.needs_first.resolve": (
+        "另有 {n} 件待签收：勾选则先签收再办结（需单独同意）",
+        "{n} more are still to sign: tick to sign for, then resolve them (their own consent)",
+    ),
+    "bulk.outside": (
+        "另有 {n} 件已选工单不在当前视图：保留选择，不执行",
+        "{n} more marked tickets are not in this view: they stay marked and are not acted on",
+    ),
+    "bulk.type_count": ("输入件数 {n} 以确认，回车", "Type the count, {n}, to confirm, then Enter"),
+    "bulk.count_mismatch": ("请输入件数 {n} 以确认", "Type {n} to confirm"),
+    "bulk.nothing_chosen": ("没有要执行的工单", "Nothing to act on"),
+    "queue.marked_outside": ("（另 {n} 件在其他视图，不执行）", " ({n} more in other views: not acted on)"),
+    # quitting with unsent work
+    "quit.unsent": (
+        "{n} 项操作尚未发送，已保存在本机，下次同步（后台同步、r 或 fycli sync）会发送。退出？",
+        "{n} actions are not sent yet. They are kept on this computer; the next sync "
+        "(background, r or fycli sync) sends them. Quit?",
+    ),
+    "quit.unsent_unconfigured": (
+        "{n} 项操作尚未发送，已保存在本机；配置服务器（fycli init）后，下次同步会发送。退出？",
+        "{n} actions are not sent yet. They are kept on this computer; once a server is set up "
+        "(fycli init) the next sync sends them. Quit?",
+    ),
+    "quit.unsent_demo": (
+        "{n} 项操作尚未发送。演示数据在临时目录，退出后删除，这些操作将丢失。先同步吗？",
+        "{n} actions are not sent yet. The demo's data is in a temporary directory removed on "
+        "exit: they would be lost. Sync first?",
+    ),
+    "quit.sync_first": ("先同步再退出", "Sync, then quit"),
+    "quit.quit": ("退出", "Quit"),
+    "quit.discard": ("丢弃并退出", "Discard and quit"),
+    "quit.sync_failed": ("同步未完成，未退出：{error}", "The sync did not finish, still here: {error}"),
     "notify.conflict_resolved": ("冲突已处理：{how}", "Conflict handled: {how}"),
     "notify.read_only": ("此工单已移出本单位，不能操作", "This ticket moved away: read only"),
     # conflicts

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from local_db.api import LocalResult, View
+from local_db.api import LocalResult, TicketQuery, View
+from tui.core.bulk import BulkPlan
+from tui.core.marks import Marks
 from tui.core.pager import Window
 from tui.core.sync_runner import SyncOutcome
 
@@ -38,6 +40,24 @@ class ActionsDone(Message):
     kind: str
     results: list[LocalResult]
     bulk: bool
+    #: Marked tickets outside the view the action acted on: they stay marked.
+    kept_marked: frozenset[str] = frozenset()
+
+
+@dataclass
+class MarkedInView(Message):
+    """How many of ``marks`` the view ``query`` shows (the bulk keys' count)."""
+
+    marks: Marks
+    query: TicketQuery
+    count: int
+
+
+@dataclass
+class BulkPlanned(Message):
+    """What a bulk action would act on, worked out before anything is asked."""
+
+    plan: BulkPlan
 
 
 @dataclass

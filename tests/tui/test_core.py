@@ -88,6 +88,18 @@ def test_a_broken_config_never_stops_the_app(tmp_path):
     assert config.keymap == {"note": "ctrl+n"} and "resolve" in (config.problem or "")
 
 
+def test_the_undo_window_is_read_from_config_and_a_bad_one_falls_back_to_ten_seconds(tmp_path):
+    assert load_app_config(tmp_path).undo_grace == 10.0  # no config.toml at all
+    (tmp_path / "config.toml").write_text('undo_grace = 30\n\n[keys]\nnote = "ctrl+n"\n', encoding="utf-8")
+    config = load_app_config(tmp_path)
+    assert config.undo_grace == 30.0 and config.problem is None
+    (tmp_path / "config.toml").write_text('undo_grace = "soon"\n', encoding="utf-8")
+    config = load_app_config(tmp_path)
+    assert config.undo_grace == 10.0 and "undo_grace" in (config.problem or "")
+    (tmp_path / "config.toml").write_text("undo_grace = 3601\n", encoding="utf-8")
+    assert load_app_config(tmp_path).undo_grace == 10.0
+
+
 def test_table_cells_are_cut_to_terminal_cells_chinese_counting_two():
     from rich.cells import cell_len
 

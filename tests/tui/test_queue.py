@@ -14,7 +14,7 @@ from local_db.replica import Replica
 from tests.local_db.factory import fixed_clock
 from tests.tui.conftest import SIZE, make_app, settle
 from tui.core.config import load_app_config
-from tui.screens.dialogs.confirm import ConfirmDialog
+from tui.screens.dialogs.bulk_confirm import BulkConfirmDialog
 from tui.screens.dialogs.outcome import OutcomeDialog
 from tui.screens.dialogs.reply import ReplyDialog
 from tui.screens.queue import QueueScreen
@@ -116,7 +116,10 @@ async def test_mark_range_then_bulk_resolve_with_one_reply(replica_path):
         assert queue.key_label(next(b for b in QueueScreen.BINDINGS if b.id == "resolve")).endswith("(5)")
         await pilot.press("c")
         await settle(pilot)
-        assert isinstance(app.screen, ReplyDialog)
+        assert isinstance(app.screen, BulkConfirmDialog) and app.screen.plan.by_status == {"in_progress": 5}
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, ReplyDialog) and app.screen.count == 5
         await pilot.press("enter")  # first template into the text
         await pilot.press("ctrl+s")
         await settle(pilot)
@@ -144,6 +147,15 @@ async def test_mark_all_matching_is_a_filter_and_survives_view_changes(replica_p
         await pilot.press("8")  # another view: marks stay
         await settle(pilot)
         assert queue.marks.count == assigned - 1
+        # the bulk keys count what they would act on: the marks this view shows (all of them:
+        # 全部 holds every 待签收 ticket)
+        accept = next(b for b in QueueScreen.BINDINGS if b.id == "accept")
+        assert queue.key_label(accept) == f"签收({assigned - 1})"
+        await pilot.press("2")  # 办理中 shows none of them
+        await settle(pilot)
+        assert queue.key_label(accept) == "签收(0)" and queue.marks.count == assigned - 1
+        await pilot.press("8")
+        await settle(pilot)
         table = queue.query_one(TicketTable)
         marked_here = [r for r in table.window.rows if queue._is_marked(r)]
         assert marked_here and all(r.status == "assigned" for r in marked_here)
@@ -164,8 +176,8 @@ async def test_bulk_sign_for_asks_once_with_the_count(replica_path):
         await pilot.press("space", "space", "space")
         await pilot.press("s")
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmDialog)
-        assert "3" in app.screen.question
+        assert isinstance(app.screen, BulkConfirmDialog)
+        assert len(app.screen.plan.targets) == 3 and app.screen.plan.by_status == {"assigned": 3}
         await pilot.press("y")
         await settle(pilot)
         assert isinstance(app.screen, OutcomeDialog)
@@ -301,7 +313,7 @@ async def test_mark_all_right_after_a_view_change_uses_the_new_count(replica_pat
         # and the confirmation asks with that count
         await pilot.press("s")
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmDialog) and str(everything) in app.screen.question
+        assert isinstance(app.screen, BulkConfirmDialog) and len(app.screen.plan.targets) == everything
 
 
 async def test_a_click_moves_the_cursor_and_a_second_click_opens_the_row(replica_path):

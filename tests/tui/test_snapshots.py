@@ -55,3 +55,14 @@ def test_conflicts(snap_compare, replica_path, lang):
 @pytest.mark.parametrize("lang", LANGS)
 def test_dashboard(snap_compare, replica_path, lang):
     assert snap(snap_compare, make_app(replica_path, lang=lang), "d")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_bulk_confirmation_with_tickets_apart_and_a_typed_count(snap_compare, replica_path, lang):
+    # 全部, mark all, then 办结: 待签收 tickets behind their own box, 50+ so the count is typed
+    assert snap(snap_compare, make_app(replica_path, lang=lang), "8", "asterisk", "c")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_quit_with_unsent_actions(snap_compare, replica_path, lang):
+    assert snap(snap_compare, make_app(replica_path, lang=lang), "s", "q")

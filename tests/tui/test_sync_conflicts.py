@@ -4,6 +4,7 @@ per-ticket outcomes, then the conflict handled in the inbox. Real server, real H
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Checkbox
 
 from local_db.replica import Replica
 from schemas.enums import Reason
@@ -13,6 +14,7 @@ from tests.servers import liaison_action, push_body
 from tests.tui.conftest import SIZE, make_app, settle
 from tui.core.sync_runner import APP_RETRY, SyncRunner
 from tui.screens.conflicts import ConflictsScreen
+from tui.screens.dialogs.bulk_confirm import BulkConfirmDialog
 from tui.screens.dialogs.outcome import OutcomeDialog
 from tui.screens.dialogs.reply import ReplyDialog
 from tui.screens.queue import QueueScreen
@@ -54,6 +56,12 @@ async def test_bulk_close_sync_reassigned_one_then_resolve_the_conflict(township
         await pilot.press("asterisk")
         assert queue.marks.count == 6
         await pilot.press("c")
+        await settle(pilot)
+        # All six are still to sign: the confirmation lists them apart, they need their own tick.
+        confirm = app.screen
+        assert isinstance(confirm, BulkConfirmDialog) and len(confirm.plan.needs_first) == 6
+        confirm.query_one("#needs-first", Checkbox).value = True
+        await pilot.press("y")
         await settle(pilot)
         assert isinstance(app.screen, ReplyDialog) and app.screen.count == 6
         await pilot.press("enter", "ctrl+s")
@@ -123,7 +131,8 @@ async def choose_conflict(pilot, inbox: ConflictsScreen, kind: str) -> None:
 
 async def test_background_sync_surfaces_refusals_then_keep_the_reply_as_a_note(township):
     server, path, runner, ids = township
-    app = make_app(path, clock=None, sync_runner=runner)
+    # no undo window: the background sync sends the reply at once (the window has its own tests)
+    app = make_app(path, clock=None, sync_runner=runner, undo_grace=0)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         target = await resolve_current(pilot)

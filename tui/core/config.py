@@ -8,6 +8,12 @@ shows::
     resolve = "ctrl+d"
     mark_range = "shift+v,V"
 
+``undo_grace`` (seconds, top level of config.toml, default 10) is the undo window: the app's
+background sync sends an action only once it is that old, so a mistaken bulk close can still
+be taken back with ``u``; ``r`` and ``fycli sync`` send everything at once::
+
+    undo_grace = 30
+
 Reply templates are the unit's ``templates.toml`` (sync/config.py reads it). A malformed file
 never stops the app: it starts with the defaults and says what is wrong.
 """
@@ -21,11 +27,18 @@ from pathlib import Path
 from sync.config import CONFIG_FILE, DEFAULT_TEMPLATES, Template, config_dir, load_templates
 from sync.errors import ConfigError
 
+#: The undo window's default, in seconds (Gmail's "undo send" is 5-30 s).
+DEFAULT_UNDO_GRACE = 10.0
+#: The longest undo window config.toml may ask for: past it work would wait too long unsent.
+MAX_UNDO_GRACE = 600.0
+
 
 @dataclass(frozen=True, slots=True)
 class AppConfig:
     keymap: dict[str, str] = field(default_factory=dict)
     templates: list[Template] = field(default_factory=lambda: list(DEFAULT_TEMPLATES))
+    #: Seconds an action waits before the background sync sends it (``undo_grace``).
+    undo_grace: float = DEFAULT_UNDO_GRACE
     #: What went wrong reading the files (shown as a notification), or None.
     problem: str | None = None
 
@@ -34,24 +47,42 @@ def load_app_config(directory: Path | None = None) -> AppConfig:
     """Read ``[keys]`` from config.toml and the templates; problems are reported, not raised."""
     directory = directory or config_dir()
     problems: list[str] = []
-    keymap = _read_keymap(directory / CONFIG_FILE, problems)
+    data = _read_toml(directory / CONFIG_FILE, problems)
+    keymap = _read_keymap(directory / CONFIG_FILE, data, problems)
+    grace = _read_grace(directory / CONFIG_FILE, data, problems)
     try:
         templates = load_templates(directory)
     except ConfigError as exc:
         problems.append(str(exc))
         templates = list(DEFAULT_TEMPLATES)
-    return AppConfig(keymap=keymap, templates=templates, problem="; ".join(problems) or None)
+    return AppConfig(
+        keymap=keymap, templates=templates, undo_grace=grace, problem="; ".join(problems) or None
+    )
 
 
-def _read_keymap(path: Path, problems: list[str]) -> dict[str, str]:
+def _read_toml(path: Path, problems: list[str]) -> dict:
     try:
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
         return {}
     except (OSError, tomllib.TOMLDecodeError) as exc:
         problems.append(f"{path}: {exc} — using the default keys")
         return {}
+
+
+def _read_grace(path: Path, data: dict, problems: list[str]) -> float:
+    value = data.get("undo_grace", DEFAULT_UNDO_GRACE)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_UNDO_GRACE:
+        problems.append(
+            f"{path}: undo_grace must be a number of seconds from 0 to {MAX_UNDO_GRACE:.0f}, "
+            f"not {value!r} — using {DEFAULT_UNDO_GRACE:.0f}"
+        )
+        return DEFAULT_UNDO_GRACE
+    return float(value)
+
+
+def _read_keymap(path: Path, data: dict, problems: list[str]) -> dict[str, str]:
     keys = data.get("keys", {})
     if not isinstance(keys, dict):
         problems.append(f'{path}: [keys] must be a table of binding id = "key"')

@@ -20,6 +20,10 @@ class SyncStatus:
     done: int = 0
     total: int | None = None
     last_error: str | None = None
+    #: Why the app's last sync failed ("unreachable", "auth", "error", "local"); None once one
+    #: succeeds (the app's or another process's, e.g. cron's ``fycli sync``).
+    failure: str | None = None
+    failed_at: dt.datetime | None = None
     unit_name: str | None = None
     liaison_name: str | None = None
     network_cut: bool = False  # demo only: the network switch is off

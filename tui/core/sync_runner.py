@@ -15,7 +15,8 @@ from typing import Literal
 from local_db.replica import Replica
 from sync.client import RetryPolicy, SyncClient
 from sync.engine import Progress, SyncReport, sync
-from sync.errors import AuthRefused, SyncError, Unreachable
+from sync.errors import AuthRefused, SyncBusy, SyncError, Unreachable
+from sync.lock import sync_lock
 
 #: The app retries on its own schedule (background sync), so one sync gives up fast when the
 #: link is down instead of holding the sync bar in "syncing…" for a minute.
@@ -39,8 +40,9 @@ class ActionOutcome:
 class SyncOutcome:
     ok: bool
     report: SyncReport | None
-    #: "unreachable", "auth" or "error" when not ok.
-    failure: Literal["unreachable", "auth", "error"] | None = None
+    #: "unreachable", "auth" or "error" (the server's answer) when not ok; "local" when the
+    #: replica itself failed (the app sets that one).
+    failure: Literal["unreachable", "auth", "error", "local", "busy"] | None = None
     error: str | None = None
     actions: list[ActionOutcome] = field(default_factory=list)
     finished_at: dt.datetime | None = None
@@ -61,7 +63,18 @@ class SyncRunner:
         self.client_factory = client_factory
         self.clock = clock
 
-    def run(self, progress: Progress | None = None) -> SyncOutcome:
+    def run(
+        self,
+        progress: Progress | None = None,
+        *,
+        made_before: dt.datetime | None = None,
+        probe_first: bool = False,
+    ) -> SyncOutcome:
+        """One sync. ``made_before``: push only actions made before it (the app's background
+        sync leaves an undo window); the rest stays in the outbox, reported as unsent.
+
+        ``probe_first``: pull before pushing, so that while the server is unreachable no action
+        is marked as on its way (an action that may have left can no longer be undone)."""
         replica = Replica.open(self.replica_path, clock=self.clock)
         try:
             waiting = {e.action_id: e for e in replica.outbox(limit=1_000_000)}
@@ -70,11 +83,17 @@ class SyncRunner:
             failure = error = None
             client = self.client_factory()
             try:
-                report = sync(replica, client, progress=progress, lock_wait=APP_LOCK_WAIT)
+                # One lock for the probe and the sync: no other process's sync between them.
+                with sync_lock(replica.path, APP_LOCK_WAIT):
+                    if probe_first:
+                        sync(replica, client, progress=progress, push=False)
+                    report = sync(replica, client, progress=progress, made_before=made_before)
             except Unreachable as exc:
                 failure, error = "unreachable", str(exc)
             except AuthRefused as exc:
                 failure, error = "auth", str(exc)
+            except SyncBusy as exc:  # another process (cron, a script) is syncing: not a failure
+                failure, error = "busy", str(exc)
             except SyncError as exc:
                 failure, error = "error", str(exc)
             finally:

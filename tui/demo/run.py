@@ -163,6 +163,7 @@ def run_demo(*, lang: str = "zh", tickets: int = 300, seed: int = 7, activity_ev
             auto_sync=max(3.0, activity_every / 2),
             network=switch,
             sync_on_start=True,  # a quick one: the bar says "online" from the first second
+            replica_is_temporary=True,  # removed on exit: quitting asks before discarding work
         )
         app.run()
     finally:

@@ -18,9 +18,10 @@ from textual.worker import get_current_worker
 
 from local_db.api import TicketQuery, TicketRow, View, search_problem
 from local_db.replica import Replica
+from tui.core.bulk import marked_in
 from tui.core.marks import Marks
 from tui.core.pager import Pager
-from tui.messages import CountsLoaded, TotalCounted, WindowLoaded
+from tui.messages import CountsLoaded, MarkedInView, TotalCounted, WindowLoaded
 from tui.screens.dialogs.filter import FilterDialog
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.queue.search_box import SearchBox
@@ -78,6 +79,9 @@ class QueueScreen(Screen):
         self._search_timer: Timer | None = None
         self._warmed = False  # the replica's search text is loaded after the first screen
         self._search_at = float("-inf")  # when the last search query was started (monotonic)
+        #: How many marked tickets the current view shows (what an action acts on), or None
+        #: while a worker counts them.
+        self.marked_here: int | None = 0
 
     @property
     def t(self):
@@ -180,8 +184,9 @@ class QueueScreen(Screen):
             pos=table.position + 1 if self.total else 0,
             total=self.total,
             query=self.q,
-            marked=self.marks.count,
+            marked=self.marked_here if self.marked_here is not None else self.marks.count,
             by_filter=self.marks.by_filter,
+            outside=self.marks.count - self.marked_here if self.marked_here is not None else 0,
         )
 
     # -- marks --------------------------------------------------------------------------------
@@ -206,8 +211,42 @@ class QueueScreen(Screen):
             self._cache_base_ids(marks)
         self.marked_count = marks.count
         self.query_one(TicketTable).refresh_marks(self._is_marked)
+        self._count_marked_here()
         self._update_status()
         self.query_one(KeyBar).redraw()
+
+    def _count_marked_here(self) -> None:
+        """How many marks the current view shows: at once when that is known, else in a worker."""
+        marks = self.marks
+        window_ids = {r.id for r in self.query_one(TicketTable).window.rows}
+        if marks.empty:
+            self.marked_here = 0
+        elif marks.base == self.q:  # include ∩ matching(base) = ∅: only the filter's marks
+            self.marked_here = marks.base_count - len(marks.exclude)
+        elif marks.base is None and marks.include <= window_ids:  # all on the loaded rows
+            self.marked_here = len(marks.include)
+        else:
+            self.marked_here = None
+            self._count_marked_worker(marks, self.q)
+
+    @work(thread=True, exclusive=True, group="marks-here")
+    def _count_marked_worker(self, marks: Marks, q: TicketQuery) -> None:
+        gateway = self.app.gateway  # type: ignore[attr-defined]
+        here = gateway.call(lambda r: list(r.ids_matching(q)))
+
+        def base_ids() -> frozenset[str]:
+            assert marks.base is not None
+            return frozenset(gateway.call(lambda r: list(r.ids_matching(marks.base))))
+
+        n = sum(1 for _ in marked_in(marks, here, base_ids, base_is_view=False))
+        if not get_current_worker().is_cancelled:
+            self.post_message(MarkedInView(marks, q, n))
+
+    def on_marked_in_view(self, message: MarkedInView) -> None:
+        if message.marks == self.marks and message.query == self.q:
+            self.marked_here = message.count
+            self._update_status()
+            self.query_one(KeyBar).redraw()
 
     @work(thread=True, exclusive=True, group="marks-cache")
     def _cache_base_ids(self, marks: Marks) -> None:
@@ -285,20 +324,23 @@ class QueueScreen(Screen):
             )
 
     def key_label(self, binding: Binding) -> str:
+        """A bulk key shows how many tickets it would act on: the marked ones of this view."""
         label = self.t(binding.description)
-        if binding.id in BULK_ACTIONS and self.marks.count:
-            return self.t("action.with_count", label=label, n=self.marks.count)
+        if binding.id in BULK_ACTIONS and not self.marks.empty:
+            n = "…" if self.marked_here is None else self.marked_here
+            return self.t("action.with_count", label=label, n=n)
         return label
 
-    def after_bulk(self, failed_ids: list[str]) -> None:
-        """After a bulk action: what could not be done stays marked, the rest is cleared."""
-        self.set_marks(Marks(include=frozenset(failed_ids)))
+    def after_bulk(self, failed_ids: list[str], kept: frozenset[str] = frozenset()) -> None:
+        """After a bulk action: what could not be done stays marked, and so do the marks
+        outside the view it acted on; what was done is unmarked."""
+        self.set_marks(Marks(include=frozenset(failed_ids) | kept))
 
     # -- actions ------------------------------------------------------------------------------
     def action_act(self, kind: str) -> None:
         table = self.query_one(TicketTable)
         if not self.marks.empty:
-            self.app.act(kind, marks=self.marks)  # type: ignore[attr-defined]
+            self.app.act(kind, marks=self.marks, view=self.q)  # type: ignore[attr-defined]
         elif table.current is not None:
             self.app.act(kind, ids=[table.current.id])  # type: ignore[attr-defined]
         else:
@@ -364,6 +406,9 @@ class QueueScreen(Screen):
         if self.marks.base is not None and self.marks.base != q:
             self._cache_base_ids(self.marks)
         self.reload(target=0)
+        self._count_marked_here()
+        self._update_status()
+        self.query_one(KeyBar).redraw()
 
     def action_view(self, view: str) -> None:
         self.query_one(ViewTabs).active = f"view-{view}"

@@ -53,13 +53,19 @@ def render_sync_bar(status: SyncStatus, t, now: dt.datetime) -> Text:
     text.append(*sep)
     text.append(t("sync.conflicts", n=status.conflicts), style="bold magenta" if status.conflicts else "")
     text.append(*sep)
+    if status.failure and not status.running:
+        # A failed sync stays on the bar until one succeeds (issue 9: it was invisible).
+        text.append(t("sync.failed_bar", why=t(f"sync.why.{status.failure}")), style="bold red")
+        text.append(*sep)
     if status.running:
         if status.total:
             text.append(t("sync.progress", done=status.done, total=status.total), style="cyan")
         else:
             text.append(t("sync.running"), style="cyan")
     elif status.last_sync_at is not None:
-        text.append(t("sync.last", when=ago(t, status.last_sync_at, now)))
+        # after a failure, the time shown is that of the last sync that worked: say so
+        key = "sync.last_ok" if status.failure else "sync.last"
+        text.append(t(key, when=ago(t, status.last_sync_at, now)))
     else:
         text.append(t("sync.never"), style="dim")
     if status.unit_name:

@@ -29,7 +29,15 @@ class StatusLine(Static):
     """
 
     def show(
-        self, t: Translator, *, pos: int, total: int, query: TicketQuery, marked: int, by_filter: bool
+        self,
+        t: Translator,
+        *,
+        pos: int,
+        total: int,
+        query: TicketQuery,
+        marked: int,
+        by_filter: bool,
+        outside: int = 0,
     ) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         if total:
@@ -38,10 +46,12 @@ class StatusLine(Static):
             text.append(t("queue.empty"), style="italic")
         text.append("   ")
         text.append(filter_summary(t, query))
-        if marked:
+        if marked or outside:
             text.append("   ")
             key = "queue.marked_filter" if by_filter else "queue.marked"
             text.append(t(key, n=marked), style="bold cyan")
+        if outside:
+            text.append(t("queue.marked_outside", n=outside), style="yellow")
         text.append("   ")
         text.append(t("flag.legend"), style="dim")
         self.update(text, layout=False)  # one line, fixed height: no relayout per keypress
