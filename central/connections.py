@@ -110,6 +110,7 @@ class _Bounded(HttpToolsProtocol):
         super().connection_made(transport)
         if len(self.connections) > self.limits.max_connections and not self._evict_one():
             log.warning("connection refused: %d connections open (the limit)", len(self.connections) - 1)
+            self.connections.discard(self)
             self.transport.close()
             return
         # uvicorn arms its keep-alive timer only after a response: the same idle rule from the start.
@@ -206,6 +207,9 @@ class _Bounded(HttpToolsProtocol):
                 self._waiting.pop(victim)
                 victim._disarm()
                 victim.transport.close()
+                # Its connection_lost comes a loop turn later: count it gone now (uvicorn's
+                # limit_concurrency check would otherwise see one too many).
+                self.connections.discard(victim)
                 return True
         return False
 
