@@ -90,7 +90,9 @@ class CentralServer:
         admin_token: str | None = None,
         preexec_fn: Any = None,
     ) -> Iterator[CentralServer]:
-        server = cls.launch(tmp_path, db_url, env=env, port=port, admin_token=admin_token, preexec_fn=preexec_fn)
+        server = cls.launch(
+            tmp_path, db_url, env=env, port=port, admin_token=admin_token, preexec_fn=preexec_fn
+        )
         try:
             yield server
         finally:

@@ -59,7 +59,9 @@ def _post(server: CentralServer, path: str, body: bytes, token: str | None, gzip
     return httpx.post(server.url + path, content=body, headers=headers, timeout=60.0)
 
 
-def test_unauthenticated_gzip_bomb_is_refused_before_it_is_inflated(server: CentralServer, bomb: bytes) -> None:
+def test_unauthenticated_gzip_bomb_is_refused_before_it_is_inflated(
+    server: CentralServer, bomb: bytes
+) -> None:
     assert len(bomb) < 100_000
     before = _peak_kib(server.process.pid)
     response = _post(server, "/v1/sync/push", bomb, token=None, gzipped=True)
@@ -69,7 +71,9 @@ def test_unauthenticated_gzip_bomb_is_refused_before_it_is_inflated(server: Cent
     assert grew < RSS_BUDGET_KIB, f"the server's peak memory grew {grew} KiB for an unauthenticated request"
 
 
-def test_wrong_token_and_liaison_on_admin_path_are_refused_before_the_body(server: CentralServer, bomb: bytes) -> None:
+def test_wrong_token_and_liaison_on_admin_path_are_refused_before_the_body(
+    server: CentralServer, bomb: bytes
+) -> None:
     before = _peak_kib(server.process.pid)
     wrong = _post(server, "/v1/sync/push", bomb, token="fyl_" + secrets.token_urlsafe(32), gzipped=True)
     forbidden = _post(server, "/v1/admin/tickets", bomb, token=server.token, gzipped=True)
