@@ -49,11 +49,15 @@ class RedactingFilter(logging.Filter):
     """Rewrites each record: tokens and phones redacted, a traceback reduced to its frames."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a record whose args do not fit its format: keep the format only
-            message = str(record.msg)
-        record.msg, record.args = redact(message), None
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple):
+            # Its formatter unpacks the args (address, method, path, version, status): keep the shape.
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        else:
+            try:
+                message = record.getMessage()
+            except Exception:  # a record whose args do not fit its format: keep the format only
+                message = str(record.msg)
+            record.msg, record.args = redact(message), None
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = frames_only(record.exc_info[1])
             record.exc_info = None

@@ -72,3 +72,15 @@ def test_docs_use_only_same_origin_assets_that_the_server_serves(central_server:
             asset = httpx.get(urljoin(central_server.url, url))
             assert asset.status_code == 200, url
             assert len(asset.content) > 0, url
+
+
+def test_access_log_lines_keep_their_shape_and_lose_phones(tmp_path: Path) -> None:
+    """With --access-log the request line is logged; a phone in its query string is not."""
+    server = CentralServer.launch(tmp_path, extra_args=["--access-log", "--log-level", "info"])
+    try:
+        assert httpx.get(server.url + f"/v1/health?who={PHONE}").status_code == 200
+        _wait_for_line(server, "GET /v1/health?who=")
+        log = "\n".join(server.output)
+        assert PHONE not in log and "<phone>" in log, log
+    finally:
+        server.stop()
