@@ -11,8 +11,9 @@ A pure ASGI middleware in front of every route. For a request that carries a bod
 3. inflates ``Content-Encoding: gzip`` with a cap on the inflated size (a gzip bomb is refused,
    not expanded);
 4. bounds the JSON *shape* before any parser sees it: at most :data:`MAX_JSON_VALUES` values
-   and :data:`MAX_JSON_DEPTH` levels of nesting (422), so 16 MiB of ``[{},{},…]`` is not turned
-   into millions of Python objects.
+   (422), so 16 MiB of ``[{},{},…]`` is not turned into millions of Python objects. Nesting
+   is bounded by the parser itself (past Python's recursion limit it is a 400, at no cost);
+   a body whose strings had to be stripped to count it is held to :data:`MAX_JSON_DEPTH`.
 
 The routes then get the plain body; who the door found is in ``scope["state"]["fycli_principal"]``
 so the route's own dependency does not look the token up again. Refusals are ``ErrorBody`` JSON.

@@ -130,7 +130,8 @@ class _Bounded(HttpToolsProtocol):
         if not self._in_request:
             self._header_bytes += len(data)
         super().data_received(data)
-        if not self._in_request and self._header_bytes > self.limits.max_header_bytes and self.parser:
+        over = not self._in_request and self._header_bytes > self.limits.max_header_bytes
+        if over and self.parser is not None and not self.transport.is_closing():
             self._refuse_headers()
 
     # --- httptools callbacks -----------------------------------------------------------------
