@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import httpx
+import pytest
 
 from tests.servers import CentralServer, liaison_action, push_body
 
@@ -34,7 +35,7 @@ def test_a_database_error_logs_neither_the_row_nor_the_token_nor_the_body(tmp_pa
         # Break note inserts the way a faulty disk or migration would: every insert now fails.
         with sqlite3.connect(server.db_url.removeprefix("sqlite:///")) as db:
             db.execute("CREATE TRIGGER broken BEFORE INSERT ON notes "
-                       "BEGIN INSERT INTO no_such_table VALUES (new.text); END")  # fmt: skip
+                       "BEGIN INSERT INTO no_such_table VALUES (new.data); END")  # fmt: skip
         text = f"已电话联系{NAME}，电话{PHONE}，约定明天上门"
         body = push_body("client-logtest", [liaison_action("note", ticket, text=text)])
         with server.client(token) as client:
@@ -45,6 +46,34 @@ def test_a_database_error_logs_neither_the_row_nor_the_token_nor_the_body(tmp_pa
         log = "\n".join(server.output)
         for secret in (PHONE, NAME, token, "约定明天上门", "[parameters"):
             assert secret not in log, f"{secret!r} is in the server's log:\n{log}"  # … without its data
+
+
+@pytest.mark.postgres
+def test_a_postgresql_error_with_the_failing_row_in_its_detail_is_logged_without_it(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """PostgreSQL puts the failing row in an error's DETAIL (``Failing row contains (…)``)."""
+    import psycopg
+
+    with CentralServer.start(tmp_path, pg_url) as server:
+        server.add_unit("t1")
+        token = server.add_liaison("t1")
+        [ticket_id] = server.register_and_assign("t1", 1)
+        ticket = server.ticket(ticket_id)["ticket"]
+        with psycopg.connect(pg_url, autocommit=True) as db:
+            db.execute("""CREATE FUNCTION broken() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                RAISE EXCEPTION 'cannot write the note' USING ERRCODE = 'XX000',
+                DETAIL = 'Failing row contains (' || NEW.data || ')'; END $$""")
+            db.execute("CREATE TRIGGER broken BEFORE INSERT ON notes FOR EACH ROW EXECUTE FUNCTION broken()")
+        text = f"已电话联系{NAME}，电话{PHONE}，约定明天上门"
+        with server.client(token) as client:
+            response = client.post("/v1/sync/push", json=push_body("client-pglog", [
+                liaison_action("note", ticket, text=text)]))  # fmt: skip
+        assert response.status_code == 500, response.text
+        _wait_for_line(server, "InternalError")
+        log = "\n".join(server.output)
+        for secret in (PHONE, NAME, token, "约定明天上门", "Failing row", "[parameters"):
+            assert secret not in log, f"{secret!r} is in the server's log:\n{log}"
 
 
 def test_redacting_filter_hides_tokens_and_phones_in_any_record() -> None:
