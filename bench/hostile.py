@@ -156,11 +156,13 @@ def sockets_while_syncing(url: str, admin_token: str, work: Path, runs: int) -> 
         finally:
             for sock in hostile:
                 sock.close()
+    load = Path("/proc/loadavg").read_text().split()[0]
     return [
         Figure("hostile", "first sync of 50 tickets, no hostile sockets", median(quiet), "s", runs=runs,
-               samples=quiet),
+               samples=quiet, note=f"`fycli sync` process; load average {load}"),
         Figure("hostile", "the same sync beside 1,000 idle + 500 slowloris sockets", median(busy), "s",
-               budget="< 2 s", limit=2.0, runs=runs, samples=busy),
+               budget="< 2 s", limit=2.0, runs=runs, samples=busy,
+               note=f"{median(busy) / median(quiet):.2f}× the quiet sync"),
     ]  # fmt: skip
 
 
