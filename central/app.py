@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from central.bodies import MAX_COMPRESSED, MAX_DECOMPRESSED, BodyLimitMiddleware
+from central.docs import add_offline_docs
+from central.logsafe import SafeErrorMiddleware
 from central.service import DEFAULT_PULL_LIMIT, UNIT_KINDS, Liaison, Service, ServiceError
 from central.storage.engine import Database, open_database
 from schemas.actions import CentralActionT, Register
@@ -111,11 +113,23 @@ def create_app(
         title="fycli central service",
         version=str(PROTOCOL_VERSION),
         description="The central platform's sync service and admin API. See docs/protocol.md.",
+        docs_url=None,  # served from the package below: no CDN on an offline intranet
+        redoc_url=None,
     )
     app.state.service = service
+    add_offline_docs(app)
     # Level 3: a 5,000-ticket page compresses ~6x faster than at 9, for ~20% more bytes.
     app.add_middleware(GZipMiddleware, minimum_size=512, compresslevel=3)
-    app.add_middleware(BodyLimitMiddleware, max_compressed=max_compressed, max_decompressed=max_decompressed)
+
+    def at_the_door(token: str | None, path: str) -> Liaison | str:
+        """Who sends a body, from its headers, before the body is read (runs in a worker thread)."""
+        if token is None:
+            raise ServiceError(401, "unauthorized", "send Authorization: Bearer <token> (see `fycli init`)")
+        return admin_of(token) if path.startswith("/v1/admin/") else anyone_of(token)
+
+    app.add_middleware(BodyLimitMiddleware, max_compressed=max_compressed, max_decompressed=max_decompressed,
+                       authenticate=at_the_door)  # fmt: skip
+    app.add_middleware(SafeErrorMiddleware)  # outermost of ours: a failure is logged without data
 
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
@@ -148,33 +162,45 @@ def create_app(
                                 "this liaison; use the new one (`fycli init --token …`)")  # fmt: skip
         return ServiceError(401, "unauthorized", "the token is wrong; ask the platform for a new one")
 
-    def liaison(request: Request) -> Liaison:
-        token = _bearer(request)
-        found = service.liaison_for(token)
-        if found is None:
-            if service.is_admin(token):
-                raise ServiceError(
-                    403, "forbidden", "this endpoint is for a liaison's token, not the admin's"
-                )
-            raise _unknown_token(token)
-        return found
-
-    def admin(request: Request) -> str:
-        token = _bearer(request)
+    def admin_of(token: str) -> str:
         if service.is_admin(token):
             return "admin"
         if service.liaison_for(token) is not None:
             raise ServiceError(403, "forbidden", "this endpoint needs the admin token")
         raise ServiceError(401, "unauthorized", "the admin token is wrong (see the admin-token file)")
 
-    def anyone(request: Request) -> Liaison | None:
-        token = _bearer(request)
+    def anyone_of(token: str) -> Liaison | str:
+        """The liaison the token belongs to, or "admin"; else the 401."""
         if service.is_admin(token):
-            return None
+            return "admin"
         found = service.liaison_for(token)
         if found is None:
             raise _unknown_token(token)
         return found
+
+    def _who(request: Request, token: str, look_up) -> Liaison | str:
+        """Who the door found for this token (requests with a body), else ``look_up(token)``."""
+        door = request.scope.get("state", {}).get("fycli_principal")
+        if door is not None and door[0] == token:
+            return door[1]
+        return look_up(token)
+
+    def liaison(request: Request) -> Liaison:
+        found = _who(request, _bearer(request), anyone_of)
+        if found == "admin":
+            raise ServiceError(403, "forbidden", "this endpoint is for a liaison's token, not the admin's")
+        return found
+
+    def admin(request: Request) -> str:
+        token = _bearer(request)
+        found = _who(request, token, admin_of)
+        if found != "admin":  # a liaison whose body came to a non-admin path cannot be here
+            raise ServiceError(403, "forbidden", "this endpoint needs the admin token")
+        return found
+
+    def anyone(request: Request) -> Liaison | None:
+        found = _who(request, _bearer(request), anyone_of)
+        return None if found == "admin" else found
 
     LiaisonDep = Annotated[Liaison, Depends(liaison)]
     AdminDep = Annotated[str, Depends(admin)]

@@ -18,6 +18,7 @@ import click
 from central.config import (
     DEFAULT_PORT,
     DEFAULT_SERVER,
+    ConnectionLimits,
     data_dir,
     default_db_url,
     token_file_for,
@@ -50,6 +51,39 @@ def _open_database(url: str) -> Database:
 # --- serve -----------------------------------------------------------------------------------
 
 
+def _connection_limit_options(command):
+    """``serve``'s connection limits (each also an environment variable); defaults suit the
+    embedded server facing a county's liaison PCs over slow links."""
+    d = ConnectionLimits()
+    options = [
+        ("--idle-timeout", "FYCLI_IDLE_TIMEOUT", float, d.idle_timeout,
+         "Seconds a connection may stay silent before its first request or between requests."),
+        ("--header-timeout", "FYCLI_HEADER_TIMEOUT", float, d.header_timeout,
+         "Seconds in which a request's line and headers must arrive in full."),
+        ("--body-timeout", "FYCLI_BODY_TIMEOUT", float, d.body_timeout,
+         "Seconds for a request body, plus 1 s per --body-min-rate bytes received."),
+        ("--body-min-rate", "FYCLI_BODY_MIN_RATE", int, d.body_min_rate,
+         "Bytes a second a slow body must keep up, beyond --body-timeout."),
+        ("--max-header-bytes", "FYCLI_MAX_HEADER_BYTES", int, d.max_header_bytes,
+         "Largest request line + headers; larger is answered 431."),
+        ("--max-connections", "FYCLI_MAX_CONNECTIONS", int, d.max_connections,
+         "Open connections at most (lowered to fit the open-files limit); at the limit the "
+         "one waiting longest for its headers is closed."),
+    ]  # fmt: skip
+    for flag, env, kind, default, text in reversed(options):
+        command = click.option(flag, envvar=env, type=click.FloatRange(min=0.1) if kind is float else
+                               click.IntRange(min=1), default=default, show_default=True, help=text)(command)  # fmt: skip
+    return command
+
+
+def _limits(values: dict[str, Any]) -> ConnectionLimits:
+    """The limits given, with the connection cap fitted under the open-files limit."""
+    from central.connections import connection_cap, fd_limit
+
+    cap = connection_cap(values["max_connections"], fd_limit())
+    return ConnectionLimits(**{**values, "max_connections": cap})
+
+
 @click.command()
 @click.option("--db", "db_url", envvar="FYCLI_DB", help="Database URL (sqlite:///file or postgresql://…). "
               "Default: central.db in the data dir ($FYCLI_DATA_DIR or ~/.local/share/fycli).")  # fmt: skip
@@ -66,6 +100,7 @@ def _open_database(url: str) -> Database:
               help="Serve https with this PEM certificate (chain).")  # fmt: skip
 @click.option("--tls-key", envvar="FYCLI_TLS_KEY", type=click.Path(exists=True, dir_okay=False),
               help="The certificate's PEM private key.")  # fmt: skip
+@_connection_limit_options
 def serve(
     db_url: str | None,
     host: str,
@@ -75,6 +110,7 @@ def serve(
     access_log: bool,
     tls_cert: str | None,
     tls_key: str | None,
+    **limit_values: Any,
 ) -> None:
     """Run the central platform's sync service (SQLite by default, PostgreSQL with --db).
 
@@ -83,12 +119,16 @@ def serve(
     """
     import uvicorn
 
+    from central.connections import describe, make_protocol
+    from central.logsafe import log_config
+
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
 
     from central.app import create_app
     from central.service import Service
 
+    limits = _limits(limit_values)
     db = _open_database(db_url or default_db_url())
     service = Service(db)
     created = service.ensure_admin_token(admin_token)
@@ -122,6 +162,7 @@ def serve(
         say(f"  admin token: in {token_file}" if token_file.exists() else
             "  admin token: set at first start (give a new one with --admin-token)")  # fmt: skip
     say(f"  API docs:    {url_shown}/docs")
+    say(f"  limits:      {describe(limits)}")
     say("Add a unit and a liaison (prints the liaison's token):")
     say(
         f"  fycli central --server {url_shown} add-unit t-xq 西湖镇人民政府 --county 颍州区 --township 西湖镇"
@@ -134,10 +175,15 @@ def serve(
     config = uvicorn.Config(
         app,
         log_level=log_level,
+        log_config=log_config(uvicorn.config.LOGGING_CONFIG),
         access_log=access_log,
         timeout_graceful_shutdown=5,
         ssl_certfile=tls_cert,
         ssl_keyfile=tls_key,
+        http=make_protocol(limits),
+        timeout_keep_alive=max(1, round(limits.idle_timeout)),
+        # uvicorn's own backstop: a 503 once more requests are in flight than sockets allowed.
+        limit_concurrency=limits.max_connections + 1,
     )
     uvicorn.Server(config).run(sockets=[sock])
 

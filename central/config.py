@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_PORT = 8765
@@ -33,3 +34,20 @@ def write_secret(path: Path, secret: str) -> None:
     with os.fdopen(fd, "w") as handle:
         handle.write(secret + "\n")
     os.chmod(path, 0o600)
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """The embedded server's per-connection limits (``fycli serve --help``; central/connections.py).
+
+    Defaults follow Apache mod_reqtimeout's (headers 20 s, body 20 s + 1 s per 500 bytes):
+    generous for a 2G link (about 30 KB/s, 300 ms RTT) yet no socket is held by a client that
+    trickles a byte every few seconds. 32 KiB of headers is 30 times what fycli sends.
+    """
+
+    idle_timeout: float = 5.0
+    header_timeout: float = 20.0
+    body_timeout: float = 20.0
+    body_min_rate: int = 500
+    max_header_bytes: int = 32 * 1024
+    max_connections: int = 1000

@@ -88,8 +88,11 @@ class CentralServer:
         env: dict | None = None,
         port: int = 0,
         admin_token: str | None = None,
+        preexec_fn: Any = None,
     ) -> Iterator[CentralServer]:
-        server = cls.launch(tmp_path, db_url, env=env, port=port, admin_token=admin_token)
+        server = cls.launch(
+            tmp_path, db_url, env=env, port=port, admin_token=admin_token, preexec_fn=preexec_fn
+        )
         try:
             yield server
         finally:
@@ -97,8 +100,11 @@ class CentralServer:
 
     @classmethod
     def launch(cls, tmp_path: Path, db_url: str | None = None, *, env: dict | None = None,
-               port: int = 0, admin_token: str | None = None) -> CentralServer:  # fmt: skip
-        """Start a server (call :meth:`stop`). Waits until it answers ``/v1/health``."""
+               port: int = 0, admin_token: str | None = None, preexec_fn: Any = None,
+               extra_args: list[str] | None = None) -> CentralServer:  # fmt: skip
+        """Start a server (call :meth:`stop`). Waits until it answers ``/v1/health``.
+        ``preexec_fn`` runs in the child before it starts (e.g. to lower its open-files limit);
+        ``extra_args`` are more ``fycli serve`` options."""
         tmp_path.mkdir(parents=True, exist_ok=True)
         db_url = db_url or f"sqlite:///{tmp_path / f'central-{next(_ids)}.db'}"
         token = admin_token or "fyadm_test_" + secrets.token_hex(16)
@@ -121,12 +127,14 @@ class CentralServer:
                 "127.0.0.1",
                 "--port",
                 str(port),
+                *(extra_args or []),
             ],
             cwd=REPO,
             env=full_env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=preexec_fn,
         )
         output: list[str] = []
         listening = threading.Event()

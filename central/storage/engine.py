@@ -73,7 +73,11 @@ class Database:
 
 def _sqlite_engine(url: str, begin: str) -> Engine:
     engine = sa.create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8, max_overflow=8
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=8,
+        max_overflow=8,
+        hide_parameters=True,  # a failing statement's parameters are citizens' data: keep them out of errors
     )
 
     @event.listens_for(engine, "connect")
@@ -103,7 +107,9 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = Database(url, _sqlite_engine(url, "BEGIN IMMEDIATE"), _sqlite_engine(url, "BEGIN"))
     else:
-        engine = sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        engine = sa.create_engine(
+            url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+        )
         db = Database(url, engine, engine)
     try:
         with db.write.connect() as conn:
