@@ -50,6 +50,22 @@ def _open_database(url: str) -> Database:
 # --- serve -----------------------------------------------------------------------------------
 
 
+def _trusted_proxies(values: tuple[str, ...]) -> list[str]:
+    """The proxies whose X-Forwarded-For is believed, checked (an address or a network each)."""
+    import ipaddress
+
+    proxies = [item for value in values for item in value.replace(",", " ").split()]
+    for item in proxies:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as exc:
+            raise click.BadParameter(
+                f"{item!r} is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)",
+                param_hint="--trusted-proxy",
+            ) from exc
+    return proxies
+
+
 @click.command()
 @click.option("--db", "db_url", envvar="FYCLI_DB", help="Database URL (sqlite:///file or postgresql://…). "
               "Default: central.db in the data dir ($FYCLI_DATA_DIR or ~/.local/share/fycli).")  # fmt: skip
@@ -66,6 +82,10 @@ def _open_database(url: str) -> Database:
               help="Serve https with this PEM certificate (chain).")  # fmt: skip
 @click.option("--tls-key", envvar="FYCLI_TLS_KEY", type=click.Path(exists=True, dir_okay=False),
               help="The certificate's PEM private key.")  # fmt: skip
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, envvar="FYCLI_TRUSTED_PROXY",
+              metavar="ADDR", help="Believe X-Forwarded-For only from this proxy (an address or a network "
+              "like 10.0.0.0/8; repeat, or space/comma-separated in FYCLI_TRUSTED_PROXY). Default: no "
+              "proxy, the audit records the TCP peer. Behind nginx on this host: 127.0.0.1.")  # fmt: skip
 def serve(
     db_url: str | None,
     host: str,
@@ -75,6 +95,7 @@ def serve(
     access_log: bool,
     tls_cert: str | None,
     tls_key: str | None,
+    trusted_proxies: tuple[str, ...],
 ) -> None:
     """Run the central platform's sync service (SQLite by default, PostgreSQL with --db).
 
@@ -85,6 +106,7 @@ def serve(
 
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
+    proxies = _trusted_proxies(trusted_proxies)
 
     from central.app import create_app
     from central.service import Service
@@ -138,6 +160,10 @@ def serve(
         timeout_graceful_shutdown=5,
         ssl_certfile=tls_cert,
         ssl_keyfile=tls_key,
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: any local
+        # process could then write a made-up address into the audit. Only named proxies.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or [],
     )
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -340,7 +366,9 @@ def audit(ctx, target, limit, as_json) -> None:
     if not rows:
         click.echo(f"no audit rows for {target}" if target else "no audit rows yet")
     for row in reversed(rows):  # the API gives the newest first; a story reads top-down
-        who = f"{row['actor']} ({row['role']})"
+        named = row.get("actor_id")  # NULL on rows older than migration 0006
+        who = f"{row['actor']} [{named}] ({row['role']})" if named and named != row["actor"] else \
+            f"{row['actor']} ({row['role']})"  # fmt: skip
         where = " ".join(x for x in (row.get("client_id") and f"client {row['client_id']}",
                                      row.get("remote_addr") and f"from {row['remote_addr']}") if x)  # fmt: skip
         click.echo(f"{row['at'][:19]}  {who:<20} {row['what']:<24} {row['target'] or '-':<14} "

@@ -88,8 +88,10 @@ class CentralServer:
         env: dict | None = None,
         port: int = 0,
         admin_token: str | None = None,
+        extra_args: list[str] | None = None,
     ) -> Iterator[CentralServer]:
-        server = cls.launch(tmp_path, db_url, env=env, port=port, admin_token=admin_token)
+        server = cls.launch(tmp_path, db_url, env=env, port=port, admin_token=admin_token,
+                            extra_args=extra_args)  # fmt: skip
         try:
             yield server
         finally:
@@ -97,8 +99,10 @@ class CentralServer:
 
     @classmethod
     def launch(cls, tmp_path: Path, db_url: str | None = None, *, env: dict | None = None,
-               port: int = 0, admin_token: str | None = None) -> CentralServer:  # fmt: skip
-        """Start a server (call :meth:`stop`). Waits until it answers ``/v1/health``."""
+               port: int = 0, admin_token: str | None = None,
+               extra_args: list[str] | None = None) -> CentralServer:  # fmt: skip
+        """Start a server (call :meth:`stop`). Waits until it answers ``/v1/health``.
+        ``extra_args`` go to ``fycli serve`` after the others."""
         tmp_path.mkdir(parents=True, exist_ok=True)
         db_url = db_url or f"sqlite:///{tmp_path / f'central-{next(_ids)}.db'}"
         token = admin_token or "fyadm_test_" + secrets.token_hex(16)
@@ -121,6 +125,7 @@ class CentralServer:
                 "127.0.0.1",
                 "--port",
                 str(port),
+                *(extra_args or []),
             ],
             cwd=REPO,
             env=full_env,
