@@ -18,9 +18,10 @@ import click
 from central.config import (
     DEFAULT_PORT,
     DEFAULT_SERVER,
-    data_dir,
+    SecretFileError,
+    admin_token_path,
     default_db_url,
-    token_file_for,
+    read_secret,
     write_secret,
 )
 
@@ -72,9 +73,11 @@ def _trusted_proxies(values: tuple[str, ...]) -> list[str]:
 @click.option("--host", envvar="FYCLI_HOST", default="127.0.0.1", show_default=True)
 @click.option("--port", envvar="FYCLI_PORT", type=int, default=DEFAULT_PORT, show_default=True,
               help="0 picks a free port (printed on start).")  # fmt: skip
-@click.option(
-    "--admin-token", envvar="FYCLI_ADMIN_TOKEN", help="Use this admin token instead of a generated one."
-)
+@click.option("--admin-token", envvar="FYCLI_ADMIN_TOKEN", help="Use this admin token instead of a "
+              "generated one. On the command line it shows in `ps` to every user: prefer FYCLI_ADMIN_TOKEN "
+              "or --admin-token-file.")  # fmt: skip
+@click.option("--admin-token-file", envvar="FYCLI_ADMIN_TOKEN_FILE", type=click.Path(dir_okay=False),
+              help="Read the admin token from this owner-only file (chmod 600).")  # fmt: skip
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
 @click.option("--access-log/--no-access-log", default=False, help="Log every request.")
@@ -91,6 +94,7 @@ def serve(
     host: str,
     port: int,
     admin_token: str | None,
+    admin_token_file: str | None,
     log_level: str,
     access_log: bool,
     tls_cert: str | None,
@@ -107,6 +111,8 @@ def serve(
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
     proxies = _trusted_proxies(trusted_proxies)
+    if admin_token_file:
+        admin_token = _secret_from(admin_token_file, "--admin-token-file")
 
     from central.app import create_app
     from central.service import Service
@@ -114,7 +120,7 @@ def serve(
     db = _open_database(db_url or default_db_url())
     service = Service(db)
     created = service.ensure_admin_token(admin_token)
-    token_file = token_file_for(db.sqlite_path)
+    token_file = admin_token_path()
     try:
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
         # listening socket says proto == IPPROTO_TCP; with proto 0, Nagle + delayed ACK add
@@ -135,11 +141,15 @@ def serve(
     say("fycli central service")
     say(f"  data:        {where}" + (" (SQLite)" if db.is_sqlite else " (PostgreSQL)"))
     if created:
-        write_secret(token_file, created)
         say(f"  admin token: {created}")
-        say(f"               (shown once; saved owner-only to {token_file})")
+        try:
+            write_secret(token_file, created)
+            say(f"               (shown once; saved owner-only to {token_file})")
+        except (SecretFileError, OSError) as exc:  # the token is stored (hashed): keep it shown
+            say(f"               (shown once; NOT saved: {exc}; copy it now, or restart with "
+                "--admin-token-file to set another)")  # fmt: skip
     elif admin_token:
-        say("  admin token: the one given by --admin-token / FYCLI_ADMIN_TOKEN")
+        say("  admin token: the one given by --admin-token(-file) / FYCLI_ADMIN_TOKEN")
     else:
         say(f"  admin token: in {token_file}" if token_file.exists() else
             "  admin token: set at first start (give a new one with --admin-token)")  # fmt: skip
@@ -203,25 +213,36 @@ class AdminClient:
         return response.json()
 
 
+def _secret_from(path: str | Path, option: str) -> str:
+    """The token in a file, or a usage error saying what is wrong with the file."""
+    try:
+        return read_secret(Path(path))
+    except SecretFileError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from exc
+
+
 def _resolve_token(token: str | None, token_file: str | None) -> str:
+    """The admin token: given, or from the file given, or from the one `fycli serve` writes."""
     if token:
         return token
-    candidates = [Path(token_file)] if token_file else [data_dir() / "admin-token"]
-    for path in candidates:
-        if path.exists():
-            return path.read_text().strip()
+    if token_file:
+        return _secret_from(token_file, "--admin-token-file")
+    default = admin_token_path()
+    if default.exists() or default.is_symlink():
+        return _secret_from(default, "the admin-token file")
     raise click.UsageError(
-        "no admin token: give --admin-token (or FYCLI_ADMIN_TOKEN), or --token-file pointing at the "
-        f"admin-token file `fycli serve` wrote (looked in {candidates[0]})"
+        "no admin token: set FYCLI_ADMIN_TOKEN or give --admin-token-file pointing at the admin-token "
+        f"file `fycli serve` wrote (looked in {default})"
     )
 
 
 @click.group()
 @click.option("--server", envvar="FYCLI_SERVER", default=DEFAULT_SERVER, show_default=True)
-@click.option(
-    "--admin-token", envvar="FYCLI_ADMIN_TOKEN", help="Default: the admin-token file in the data dir."
-)
-@click.option("--token-file", type=click.Path(dir_okay=False), help="Read the admin token from this file.")
+@click.option("--admin-token", envvar="FYCLI_ADMIN_TOKEN", help="Default: the admin-token file in the data "
+              "dir. On the command line it shows in `ps` to every user: prefer FYCLI_ADMIN_TOKEN or "
+              "--admin-token-file.")  # fmt: skip
+@click.option("--admin-token-file", "--token-file", "token_file", envvar="FYCLI_ADMIN_TOKEN_FILE",
+              type=click.Path(dir_okay=False), help="Read the admin token from this owner-only file.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print data as JSON.")
 @click.pass_context
 def central(
