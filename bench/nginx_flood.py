@@ -15,6 +15,7 @@ alternating ``--runs`` times; budget: the flooded p99 within 20% of the quiet p9
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import ssl
 import sys
@@ -38,6 +39,33 @@ def _client(layout: Layout, token: str, source: str) -> httpx.Client:
     transport = httpx.HTTPTransport(verify=trust, local_address=source)
     return httpx.Client(base_url=layout.nginx.url, transport=transport, timeout=30.0,
                         headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+
+
+def _flood(url: str, ca: str, token: str, source: str, threads: int, stop, counts) -> None:
+    """The flooding token, in its own process (own interpreter: its threads do not take the
+    normal liaison's GIL): ``threads`` loops of ``GET /v1/sync/pull`` until ``stop`` is set."""
+    # On a deployment the flooder's own CPU is on its own machine; here it shares the 2 cores.
+    # Lowest priority: what its requests cost nginx and the app is still paid in full.
+    os.nice(19)
+    trust = ssl.create_default_context(cafile=ca)
+    tally: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def loop() -> None:
+        transport = httpx.HTTPTransport(verify=trust, local_address=source)
+        with httpx.Client(base_url=url, transport=transport, timeout=30.0,
+                          headers={"Authorization": f"Bearer {token}"}) as http:  # fmt: skip
+            while not stop.is_set():
+                status = http.get("/v1/sync/pull", params={"limit": 100}).status_code
+                with lock:
+                    tally[status] += 1
+
+    workers = [threading.Thread(target=loop) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    counts.update({str(k): v for k, v in tally.items()})
 
 
 def _normal_phase(http: httpx.Client, ticket_id: str, n: int, rate: float, seq: list[int]) -> list[float]:
@@ -69,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="quiet/flooded phase pairs")
     parser.add_argument("--flooders", type=int, default=4, help="threads of the flooding token")
     args = parser.parse_args(argv)
+    spawn = multiprocessing.get_context("spawn")
 
     with tempfile.TemporaryDirectory(prefix="fybench-nginx-") as tmp, fresh_pg_database() as pg_url:
         d = Path(tmp)
@@ -85,23 +114,17 @@ def main(argv: list[str] | None = None) -> int:
                 for run in range(args.runs):
                     print(f"run {run + 1}/{args.runs}: quiet", file=sys.stderr)
                     quiet += _normal_phase(http, ids[0], args.requests, args.rate, seq)
-                    stop = threading.Event()
-
-                    def flood(stop: threading.Event = stop) -> None:
-                        with _client(layout, flooder, "127.0.0.22") as f:
-                            while not stop.is_set():
-                                flood_statuses[f.get("/v1/sync/pull", params={"limit": 100}).status_code] += 1
-
-                    threads = [threading.Thread(target=flood) for _ in range(args.flooders)]
-                    for thread in threads:
-                        thread.start()
+                    stop, counts = spawn.Event(), spawn.Manager().dict()
+                    flooding = spawn.Process(target=_flood, args=(layout.nginx.url, str(layout.pki / "ca.pem"),
+                                             flooder, "127.0.0.22", args.flooders, stop, counts))  # fmt: skip
+                    flooding.start()
                     print(f"run {run + 1}/{args.runs}: flooded", file=sys.stderr)
                     try:
                         flooded += _normal_phase(http, ids[0], args.requests, args.rate, seq)
                     finally:
                         stop.set()
-                        for thread in threads:
-                            thread.join(30)
+                        flooding.join(60)
+                    flood_statuses.update({int(k): v for k, v in counts.items()})
     q99, f99 = percentile(quiet, 99), percentile(flooded, 99)
     ratio = f99 / q99
     verdict = "ok" if ratio <= BUDGET_RATIO else "MISSED"
