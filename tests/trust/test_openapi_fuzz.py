@@ -1,6 +1,6 @@
 """schemathesis against the live service's /openapi.json (issue 10, "what must be shown"), on
-SQLite and on PostgreSQL: with the admin token, a liaison token and no token, no generated request gets a server error
-and every response matches the schema the service publishes.
+SQLite and on PostgreSQL: with the admin token, a liaison token and no token, no generated
+request gets a server error and every response matches the schema the service publishes.
 
 Bounded for CI: ``FUZZ_EXAMPLES`` cases per operation (each sent with the three credentials),
 generation only (no shrinking), a fixed seed, and a wall-clock budget after which the
