@@ -138,6 +138,7 @@ class Batch:
             {
                 "at": repo.iso(now),
                 "actor": actor.name,
+                "actor_id": liaison_id or "admin",  # no liaison id: a central action, by the admin token
                 "role": actor.role.value,
                 "what": f"{action.kind}:{outcome.outcome}",
                 "target": action.ticket_id,

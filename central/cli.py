@@ -19,9 +19,10 @@ from central.config import (
     DEFAULT_PORT,
     DEFAULT_SERVER,
     ConnectionLimits,
-    data_dir,
+    SecretFileError,
+    admin_token_path,
     default_db_url,
-    token_file_for,
+    read_secret,
     write_secret,
 )
 
@@ -84,15 +85,33 @@ def _limits(values: dict[str, Any]) -> ConnectionLimits:
     return ConnectionLimits(**{**values, "max_connections": cap})
 
 
+def _trusted_proxies(values: tuple[str, ...]) -> list[str]:
+    """The proxies whose X-Forwarded-For is believed, checked (an address or a network each)."""
+    import ipaddress
+
+    proxies = [item for value in values for item in value.replace(",", " ").split()]
+    for item in proxies:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as exc:
+            raise click.BadParameter(
+                f"{item!r} is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)",
+                param_hint="--trusted-proxy",
+            ) from exc
+    return proxies
+
+
 @click.command()
 @click.option("--db", "db_url", envvar="FYCLI_DB", help="Database URL (sqlite:///file or postgresql://…). "
               "Default: central.db in the data dir ($FYCLI_DATA_DIR or ~/.local/share/fycli).")  # fmt: skip
 @click.option("--host", envvar="FYCLI_HOST", default="127.0.0.1", show_default=True)
 @click.option("--port", envvar="FYCLI_PORT", type=int, default=DEFAULT_PORT, show_default=True,
               help="0 picks a free port (printed on start).")  # fmt: skip
-@click.option(
-    "--admin-token", envvar="FYCLI_ADMIN_TOKEN", help="Use this admin token instead of a generated one."
-)
+@click.option("--admin-token", envvar="FYCLI_ADMIN_TOKEN", help="Use this admin token instead of a "
+              "generated one. On the command line it shows in `ps` to every user: prefer FYCLI_ADMIN_TOKEN "
+              "or --admin-token-file.")  # fmt: skip
+@click.option("--admin-token-file", envvar="FYCLI_ADMIN_TOKEN_FILE", type=click.Path(dir_okay=False),
+              help="Read the admin token from this owner-only file (chmod 600).")  # fmt: skip
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
 @click.option("--access-log/--no-access-log", default=False, help="Log every request.")
@@ -101,15 +120,21 @@ def _limits(values: dict[str, Any]) -> ConnectionLimits:
 @click.option("--tls-key", envvar="FYCLI_TLS_KEY", type=click.Path(exists=True, dir_okay=False),
               help="The certificate's PEM private key.")  # fmt: skip
 @_connection_limit_options
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, envvar="FYCLI_TRUSTED_PROXY",
+              metavar="ADDR", help="Believe X-Forwarded-For only from this proxy (an address or a network "
+              "like 10.0.0.0/8; repeat, or space/comma-separated in FYCLI_TRUSTED_PROXY). Default: no "
+              "proxy, the audit records the TCP peer. Behind nginx on this host: 127.0.0.1.")  # fmt: skip
 def serve(
     db_url: str | None,
     host: str,
     port: int,
     admin_token: str | None,
+    admin_token_file: str | None,
     log_level: str,
     access_log: bool,
     tls_cert: str | None,
     tls_key: str | None,
+    trusted_proxies: tuple[str, ...],
     **limit_values: Any,
 ) -> None:
     """Run the central platform's sync service (SQLite by default, PostgreSQL with --db).
@@ -124,6 +149,9 @@ def serve(
 
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
+    proxies = _trusted_proxies(trusted_proxies)
+    if admin_token_file:
+        admin_token = _secret_from(admin_token_file, "--admin-token-file")
 
     from central.app import create_app
     from central.service import Service
@@ -132,7 +160,7 @@ def serve(
     db = _open_database(db_url or default_db_url())
     service = Service(db)
     created = service.ensure_admin_token(admin_token)
-    token_file = token_file_for(db.sqlite_path)
+    token_file = admin_token_path()
     try:
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
         # listening socket says proto == IPPROTO_TCP; with proto 0, Nagle + delayed ACK add
@@ -153,11 +181,15 @@ def serve(
     say("fycli central service")
     say(f"  data:        {where}" + (" (SQLite)" if db.is_sqlite else " (PostgreSQL)"))
     if created:
-        write_secret(token_file, created)
         say(f"  admin token: {created}")
-        say(f"               (shown once; saved owner-only to {token_file})")
+        try:
+            write_secret(token_file, created)
+            say(f"               (shown once; saved owner-only to {token_file})")
+        except (SecretFileError, OSError) as exc:  # the token is stored (hashed): keep it shown
+            say(f"               (shown once; NOT saved: {exc}; copy it now, or restart with "
+                "--admin-token-file to set another)")  # fmt: skip
     elif admin_token:
-        say("  admin token: the one given by --admin-token / FYCLI_ADMIN_TOKEN")
+        say("  admin token: the one given by --admin-token(-file) / FYCLI_ADMIN_TOKEN")
     else:
         say(f"  admin token: in {token_file}" if token_file.exists() else
             "  admin token: set at first start (give a new one with --admin-token)")  # fmt: skip
@@ -184,6 +216,10 @@ def serve(
         timeout_keep_alive=max(1, round(limits.idle_timeout)),
         # uvicorn's own backstop: a 503 once more requests are in flight than sockets allowed.
         limit_concurrency=limits.max_connections + 1,
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: any local
+        # process could then write a made-up address into the audit. Only named proxies.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or [],
     )
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -223,25 +259,36 @@ class AdminClient:
         return response.json()
 
 
+def _secret_from(path: str | Path, option: str) -> str:
+    """The token in a file, or a usage error saying what is wrong with the file."""
+    try:
+        return read_secret(Path(path))
+    except SecretFileError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from exc
+
+
 def _resolve_token(token: str | None, token_file: str | None) -> str:
+    """The admin token: given, or from the file given, or from the one `fycli serve` writes."""
     if token:
         return token
-    candidates = [Path(token_file)] if token_file else [data_dir() / "admin-token"]
-    for path in candidates:
-        if path.exists():
-            return path.read_text().strip()
+    if token_file:
+        return _secret_from(token_file, "--admin-token-file")
+    default = admin_token_path()
+    if default.exists() or default.is_symlink():
+        return _secret_from(default, "the admin-token file")
     raise click.UsageError(
-        "no admin token: give --admin-token (or FYCLI_ADMIN_TOKEN), or --token-file pointing at the "
-        f"admin-token file `fycli serve` wrote (looked in {candidates[0]})"
+        "no admin token: set FYCLI_ADMIN_TOKEN or give --admin-token-file pointing at the admin-token "
+        f"file `fycli serve` wrote (looked in {default})"
     )
 
 
 @click.group()
 @click.option("--server", envvar="FYCLI_SERVER", default=DEFAULT_SERVER, show_default=True)
-@click.option(
-    "--admin-token", envvar="FYCLI_ADMIN_TOKEN", help="Default: the admin-token file in the data dir."
-)
-@click.option("--token-file", type=click.Path(dir_okay=False), help="Read the admin token from this file.")
+@click.option("--admin-token", envvar="FYCLI_ADMIN_TOKEN", help="Default: the admin-token file in the data "
+              "dir. On the command line it shows in `ps` to every user: prefer FYCLI_ADMIN_TOKEN or "
+              "--admin-token-file.")  # fmt: skip
+@click.option("--admin-token-file", "--token-file", "token_file", envvar="FYCLI_ADMIN_TOKEN_FILE",
+              type=click.Path(dir_okay=False), help="Read the admin token from this owner-only file.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print data as JSON.")
 @click.pass_context
 def central(
@@ -386,7 +433,9 @@ def audit(ctx, target, limit, as_json) -> None:
     if not rows:
         click.echo(f"no audit rows for {target}" if target else "no audit rows yet")
     for row in reversed(rows):  # the API gives the newest first; a story reads top-down
-        who = f"{row['actor']} ({row['role']})"
+        named = row.get("actor_id")  # NULL on rows older than migration 0006
+        who = f"{row['actor']} [{named}] ({row['role']})" if named and named != row["actor"] else \
+            f"{row['actor']} ({row['role']})"  # fmt: skip
         where = " ".join(x for x in (row.get("client_id") and f"client {row['client_id']}",
                                      row.get("remote_addr") and f"from {row['remote_addr']}") if x)  # fmt: skip
         click.echo(f"{row['at'][:19]}  {who:<20} {row['what']:<24} {row['target'] or '-':<14} "

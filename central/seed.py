@@ -141,7 +141,8 @@ def seed_service(
                     _write(conn, rows)
 
     def audit(conn) -> None:
-        conn.execute(t.audit.insert().values(at=repo.iso(service.clock()), actor="admin", role="central",
+        conn.execute(t.audit.insert().values(at=repo.iso(service.clock()), actor="admin", actor_id="admin",
+                     role="central",
                      what="seed", detail=json.dumps({"tickets": n, "seed": seed}, ensure_ascii=False)))  # fmt: skip
 
     service.write(audit)

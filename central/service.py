@@ -718,6 +718,7 @@ def _audit(conn, now, actor: str, what: str, target: str | None, detail: dict, r
         t.audit.insert().values(
             at=repo.iso(now),
             actor=actor,
+            actor_id="admin",  # every caller is an admin-token endpoint
             role=Role.CENTRAL.value,
             what=what,
             target=target,

@@ -89,10 +89,10 @@ class CentralServer:
         port: int = 0,
         admin_token: str | None = None,
         preexec_fn: Any = None,
+        extra_args: list[str] | None = None,
     ) -> Iterator[CentralServer]:
-        server = cls.launch(
-            tmp_path, db_url, env=env, port=port, admin_token=admin_token, preexec_fn=preexec_fn
-        )
+        server = cls.launch(tmp_path, db_url, env=env, port=port, admin_token=admin_token,
+                            preexec_fn=preexec_fn, extra_args=extra_args)  # fmt: skip
         try:
             yield server
         finally:

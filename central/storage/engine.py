@@ -7,6 +7,7 @@ makes several processes starting at once take turns.
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,13 +99,39 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
     return engine
 
 
+def _private_sqlite_file(path: Path) -> None:
+    """Make the database file owner-only (0600) before SQLite opens it: it holds citizens'
+    unmasked names and phones. A new directory is made 0700; SQLite gives its -wal and -shm
+    files the database file's mode. An existing file others could read is tightened."""
+    if os.name == "nt":  # the user's profile folders are private there; no mode bits
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        os.close(fd)  # an empty file is an empty SQLite database
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StorageError(
+            f"cannot create the database file {path} ({exc.strerror}); give another --db"
+        ) from exc
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            info = file.stat()
+            if info.st_mode & 0o077 and info.st_uid == os.getuid():
+                file.chmod(0o600)
+        except FileNotFoundError:
+            pass
+
+
 def open_database(url: str, *, migrate: bool = True) -> Database:
     """Open (creating and migrating when needed) the database at ``url``."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(path))
         db = Database(url, _sqlite_engine(url, "BEGIN IMMEDIATE"), _sqlite_engine(url, "BEGIN"))
     else:
         engine = sa.create_engine(

@@ -191,6 +191,8 @@ audit = sa.Table(
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("at", sa.String(40), nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
+    #: Who acted, by id: the liaison's id, or "admin" for the admin token (names repeat).
+    sa.Column("actor_id", sa.String(64), nullable=True),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("what", sa.String(64), nullable=False),
     sa.Column("target", sa.String(64), nullable=True),
