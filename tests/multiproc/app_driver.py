@@ -191,9 +191,9 @@ class TmuxApp:
             if self.wait_for(lambda s: dialog in s) is None:
                 self.gave_up = f"no {dialog} dialog"
                 return None
-            if kind == "resolve":
-                self.keys("Tab")  # from the template list to the reply box
-            self.type_text(text or "")
+            if not self._fill(text or "", tab=kind == "resolve"):
+                self.gave_up = "the typed text never showed in the dialog"
+                return None
             self.keys("C-s" if kind == "resolve" else "Enter")
         deadline = time.monotonic() + STEP_TIMEOUT
         while time.monotonic() < deadline:
@@ -209,6 +209,18 @@ class TmuxApp:
             self.wait_for(lambda s: "(y)" not in s, timeout=5)
         self.gave_up = "no outcome list"
         return None
+
+    def _fill(self, text: str, *, tab: bool) -> bool:
+        """Type ``text`` into the dialog's box and see it there. A dialog focuses its box when
+        it has mounted, which can come after its first frame: keys typed before then land
+        elsewhere, so type again (after a Tab, for the reply box behind the template list)."""
+        for _ in range(4):
+            if tab:
+                self.keys("Tab")
+            self.type_text(text)
+            if self.wait_for(lambda s: text in s, timeout=3) is not None:
+                return True
+        return False
 
     def close_dialog(self) -> None:
         self.keys("Escape")

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.multiproc import checks
-from tests.multiproc.app_driver import DAMAGE, TmuxApp
+from tests.multiproc.app_driver import DAMAGE, TmuxApp, tmux_available
 from tests.multiproc.checks import Claim
+from tests.multiproc.pilot_app import PilotApp
 from tests.multiproc.world import FdWatcher, Liaison, Processes, ids_in_view, new_liaison, seed_central
 from tests.servers import CentralServer
 
@@ -83,7 +84,7 @@ class DayReport:
 
 
 class Day:
-    def __init__(self, liaison: Liaison, seconds: float, seed: int, tmp_path: Path) -> None:
+    def __init__(self, liaison: Liaison, seconds: float, seed: int, tmp_path: Path, *, tmux: bool) -> None:
         self.liaison = liaison
         self.seconds = seconds
         self.seed = seed
@@ -92,7 +93,11 @@ class Day:
         self.processes = Processes()
         self.ledger = Ledger()
         self.app_steps: Counter = Counter()
-        self.app = TmuxApp(tmp_path, liaison, self._look_at_screen)
+        # The real app in tmux; without tmux, the same app under Textual's pilot in a process.
+        self.app: TmuxApp | PilotApp = (
+            TmuxApp(tmp_path, liaison, self._look_at_screen) if tmux else PilotApp(liaison, seconds, seed)
+        )
+        self.app_steps["driver: tmux" if tmux else "driver: pilot"] = 1
         self.watcher = FdWatcher(liaison.db, self.processes, threading.Event())
         working = ids_in_view(liaison, "in_progress")
         waiting = ids_in_view(liaison, "assigned")
@@ -103,9 +108,12 @@ class Day:
         random.Random(seed).shuffle(pool)
         self.close_pool = pool
 
+    _damage_seen: set[str] = set()
+
     def _look_at_screen(self, text: str) -> None:
         for word in DAMAGE:
-            if word in text:
+            if word in text and word not in self._damage_seen:  # once per word: it stays a while
+                self._damage_seen = self._damage_seen | {word}
                 line = next(line for line in text.splitlines() if word in line).strip()
                 self.processes.add_finding(f"the app shows «{word}»: {line[:160]}")
 
@@ -152,9 +160,8 @@ class Day:
         )
         for result in run.json() or []:
             if result.get("ok") and result.get("queued"):
-                self.ledger.claim(
-                    Claim("close", "resolve", result["ticket_id"], reply, tuple(result["queued"]))
-                )
+                kind = "note" if result.get("kept_as_note") else "resolve"  # the reply kept as a note
+                self.ledger.claim(Claim("close", kind, result["ticket_id"], reply, tuple(result["queued"])))
             elif "kept as a note" in (result.get("message") or ""):
                 self.ledger.claim(Claim("close", "note", result["ticket_id"], reply))
 
@@ -219,27 +226,23 @@ class Day:
             self._loop("status", random.Random(self.seed + 2), (0.5, 2.0), self._status_once),
             self._loop("close", random.Random(self.seed + 3), (1.0, 3.0), self._close_once),
             self._loop("note", random.Random(self.seed + 4), (0.5, 2.0), self._note_once),
-            self._loop("killer", random.Random(self.seed + 5), (1.0, 4.0), self._killer),
+            self._loop("killer", random.Random(self.seed + 5), (2.0, 6.0), self._killer),
         ]
         for loop in loops:
             loop.start()
-        app_rng = random.Random(self.seed)
-        step = 0
         try:
-            while time.monotonic() - started < self.seconds:
-                if not self.app.alive():
-                    self.processes.add_finding("the app ended during the day:\n" + self.app.last_screen)
-                    break
-                self._app_step(app_rng, step)
-                step += 1
+            if isinstance(self.app, TmuxApp):
+                self._tmux_day(started)
+            else:
+                self._pilot_day()
         finally:
             self.stop.set()
-            self.app_steps["steps"] = step
             self.app_steps["s: the day"] = round(time.monotonic() - started)
             for loop in loops:
                 loop.join(timeout=180)
             self.app_steps["s: loops ended"] = round(time.monotonic() - started)
-            self.app_steps["unsent on the bar at the end"] = self.app.unsent(self.app.screen()) or 0
+            if isinstance(self.app, TmuxApp):
+                self.app_steps["unsent on the bar at the end"] = self.app.unsent(self.app.screen()) or 0
             self.app.stop()
             self.watcher.stop.set()
             self.watcher.join(timeout=10)
@@ -251,6 +254,33 @@ class Day:
                 f"the final clean sync exited {final.returncode}: {final.stderr.strip()[-300:]}"
             )
         return self._report(elapsed, central_db)
+
+    def _tmux_day(self, started: float) -> None:
+        assert isinstance(self.app, TmuxApp)
+        app_rng = random.Random(self.seed)
+        step = 0
+        while time.monotonic() - started < self.seconds:
+            if not self.app.alive():
+                self.processes.add_finding("the app ended during the day:\n" + self.app.last_screen)
+                break
+            self._app_step(app_rng, step)
+            step += 1
+        self.app_steps["steps"] = step
+
+    def _pilot_day(self) -> None:
+        assert isinstance(self.app, PilotApp)
+        for item in self.app.finish(self.seconds + 180):
+            if "claim" in item:
+                c = item["claim"]
+                self.ledger.claim(Claim("app", c["kind"], c["ticket_id"], c["text"]))
+                if c["text"]:
+                    self.ledger.text(c["text"])
+            elif "step" in item:
+                self.app_steps[item["step"]] += 1
+            elif "finding" in item:
+                self.processes.add_finding(item["finding"])
+            elif "unsent" in item:
+                self.app_steps["unsent at the end"] = item["unsent"]
 
     def _report(self, elapsed: float, central_db: Path) -> DayReport:
         findings = list(self.processes.findings)
@@ -274,10 +304,14 @@ class Day:
         )
 
 
-def run_day(tmp_path: Path, *, seconds: float, tickets: int, seed: int) -> DayReport:
-    """Seed, serve, make the liaison, live the day, check it."""
+def run_day(
+    tmp_path: Path, *, seconds: float, tickets: int, seed: int, tmux: bool | None = None
+) -> DayReport:
+    """Seed, serve, make the liaison, live the day, check it (the app in tmux when there is
+    tmux, else under the pilot)."""
+    tmux = tmux_available() if tmux is None else tmux
     db_url = seed_central(tmp_path, tickets, seed)
     central_db = Path(db_url.removeprefix("sqlite:///"))
     with CentralServer.start(tmp_path, db_url) as server:
         liaison = new_liaison(tmp_path, server)
-        return Day(liaison, seconds, seed, tmp_path).run(server, central_db)
+        return Day(liaison, seconds, seed, tmp_path, tmux=tmux).run(server, central_db)

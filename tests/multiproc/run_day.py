@@ -23,13 +23,14 @@ def main() -> int:
     )
     parser.add_argument("--seed", type=int, default=20261202)
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--pilot", action="store_true", help="the app under Textual's pilot, not in tmux")
     args = parser.parse_args()
-    if not tmux_available():
-        print("run_day: tmux is not installed (apt-get install tmux)", file=sys.stderr)
+    if not args.pilot and not tmux_available():
+        print("run_day: tmux is not installed (apt-get install tmux), or use --pilot", file=sys.stderr)
         return 2
     directory = args.dir or Path(tempfile.mkdtemp(prefix="fycli-day-"))
     tickets = args.tickets or max(400, int(args.seconds * 5))
-    report = run_day(directory, seconds=args.seconds, tickets=tickets, seed=args.seed)
+    report = run_day(directory, seconds=args.seconds, tickets=tickets, seed=args.seed, tmux=not args.pilot)
     print(report.summary())
     print(f"files: {directory}", file=sys.stderr)
     return 1 if report.findings else 0

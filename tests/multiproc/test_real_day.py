@@ -20,20 +20,20 @@ SECONDS = float(os.environ.get("FYCLI_MULTIPROC_SECONDS", "35"))
 SEED = int(os.environ.get("FYCLI_MULTIPROC_SEED", "20261202"))
 
 
-def _require_tmux() -> None:
+def _tmux() -> bool:
+    """tmux drives the real `fycli tui`; without it the app runs under Textual's pilot in a
+    process of its own — except under CI=true, where .ci/run installs tmux: fail there."""
     if tmux_available():
-        return
-    message = "tmux is not installed: the real-day test drives `fycli tui` in tmux (apt-get install tmux)"
+        return True
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message + " and CI=true: .ci/run installs it")
-    pytest.skip(message)
+        pytest.fail("tmux is not installed and CI=true: .ci/run installs it (apt-get install tmux)")
+    return False
 
 
 @pytest.mark.multiproc
 def test_a_real_day_loses_doubles_and_damages_nothing(tmp_path):
-    _require_tmux()
     tickets = max(400, int(SECONDS * 5))  # enough for the day's closes and sign-fors
-    report = run_day(tmp_path, seconds=SECONDS, tickets=tickets, seed=SEED)
+    report = run_day(tmp_path, seconds=SECONDS, tickets=tickets, seed=SEED, tmux=_tmux())
     print(report.summary())  # with -s: the day's figures
     # The day must really have happened, or the checks below prove nothing.
     assert sum(n for (source, _), n in report.claims.items() if source == "app") >= 3, report.summary()
