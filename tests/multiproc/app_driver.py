@@ -13,6 +13,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,8 +53,9 @@ class Outcome:
 class TmuxApp:
     """``fycli tui`` in its own tmux server (a socket in the test's directory)."""
 
-    def __init__(self, tmp_path: Path, liaison: Liaison, on_screen: Callable[[str], None]) -> None:
-        self.socket = tmp_path / "tmux.sock"
+    def __init__(self, liaison: Liaison, on_screen: Callable[[str], None]) -> None:
+        # A socket path must fit in 108 bytes: a short directory of its own, not tmp_path.
+        self.socket = Path(tempfile.mkdtemp(prefix="fyday")) / "tmux.sock"
         self.liaison = liaison
         self.on_screen = on_screen  # every screen read is shown to it (it looks for damage)
         self.pid: int | None = None
@@ -105,6 +107,7 @@ class TmuxApp:
         if self.alive():
             os.kill(self.pid, 9)
         self._tmux("kill-server", check=False)
+        shutil.rmtree(self.socket.parent, ignore_errors=True)
 
     def screen(self) -> str:
         text = self._tmux("capture-pane", "-p", "-t", "day", check=False)

@@ -95,7 +95,7 @@ class Day:
         self.app_steps: Counter = Counter()
         # The real app in tmux; without tmux, the same app under Textual's pilot in a process.
         self.app: TmuxApp | PilotApp = (
-            TmuxApp(tmp_path, liaison, self._look_at_screen) if tmux else PilotApp(liaison, seconds, seed)
+            TmuxApp(liaison, self._look_at_screen) if tmux else PilotApp(liaison, seconds, seed)
         )
         self.app_steps["driver: tmux" if tmux else "driver: pilot"] = 1
         self.watcher = FdWatcher(liaison.db, self.processes, threading.Event())
@@ -217,7 +217,11 @@ class Day:
     # -- the day --------------------------------------------------------------------------------
     def run(self, server: CentralServer, central_db: Path) -> DayReport:
         started = time.monotonic()
-        self.app.start()
+        try:
+            self.app.start()
+        except BaseException:
+            self.app.stop()
+            raise
         assert self.app.pid is not None
         self.watcher.extra[self.app.pid] = "the app"
         self.watcher.start()
