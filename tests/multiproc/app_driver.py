@@ -217,6 +217,7 @@ class TmuxApp:
         """Type ``text`` into the dialog's box and see it there. A dialog focuses its box when
         it has mounted, which can come after its first frame: keys typed before then land
         elsewhere, so type again (after a Tab, for the reply box behind the template list)."""
+        self.wait_still()
         for _ in range(4):
             if tab:
                 self.keys("Tab")
@@ -224,6 +225,18 @@ class TmuxApp:
             if self.wait_for(lambda s: text in s, timeout=3) is not None:
                 return True
         return False
+
+    def wait_still(self, quiet: float = 0.3, timeout: float = 5.0) -> None:
+        """Until the screen stops changing for ``quiet`` seconds (bounded): a new dialog takes
+        the focus after its first frames, and keys sent before then go astray."""
+        deadline = time.monotonic() + timeout
+        before = self.screen()
+        while time.monotonic() < deadline:
+            time.sleep(quiet)  # the terminal has no "settled" event: compare two reads
+            now = self.screen()
+            if now == before:
+                return
+            before = now
 
     def close_dialog(self) -> None:
         self.keys("Escape")
