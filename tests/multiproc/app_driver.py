@@ -1,0 +1,255 @@
+"""A real `fycli tui` in tmux (140×40), driven as a liaison would: keys in, the screen read back.
+
+Every step waits on what the screen shows (the dialog that opens, the outcome list that comes
+back), never on a timer. A terminal has no event to subscribe to, so waiting means reading the
+screen again every 50 ms until the expected text is there or a deadline passes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.multiproc.world import Liaison
+from tests.servers import REPO
+
+WIDTH, HEIGHT = 140, 40
+STEP_TIMEOUT = 30.0  # a key's answer on a loaded 2-core machine; past it the step gives up
+POLL = 0.05
+
+_ROW = re.compile(r"^ ([● ])\s+(FY\d+)\s", re.M)
+_OUTCOME_TITLE = re.compile(r"执行结果：成功 (\d+)，未执行 (\d+)")
+_OUTCOME_LINE = re.compile(r"█\s+([✓✗])\s+(FY\d+)\s+(\S+)\s+(.+?)\s+█")
+_MARKED = re.compile(r"已选 (\d+)")
+_UNSENT = re.compile(r"待发送 (\d+)")
+_KEY_BAR = "space  选择"
+#: Words only an open dialog shows (the outcome list, a prompt, a confirmation or reply box).
+_DIALOG = ("执行结果", "添加办理记录", "办结答复", "(Esc)", "Esc/回车")
+DAMAGE = ("malformed", "损坏", "damaged", "Traceback")
+SYNC_NEWS = ("同步完成", "同步失败", "平台拒绝", "同步中…", "执行结果")
+
+
+def tmux_available() -> bool:
+    return shutil.which("tmux") is not None
+
+
+@dataclass
+class Outcome:
+    """What the app's outcome list said: per ticket, ok or not, and its words."""
+
+    title: tuple[int, int]  # (成功, 未执行)
+    lines: list[tuple[bool, str, str, str]]  # (ok, ticket id, action, result)
+
+
+class TmuxApp:
+    """``fycli tui`` in its own tmux server (a socket in the test's directory)."""
+
+    def __init__(self, liaison: Liaison, on_screen: Callable[[str], None]) -> None:
+        # A socket path must fit in 108 bytes: a short directory of its own, not tmp_path.
+        self.socket = Path(tempfile.mkdtemp(prefix="fyday")) / "tmux.sock"
+        self.liaison = liaison
+        self.on_screen = on_screen  # every screen read is shown to it (it looks for damage)
+        self.pid: int | None = None
+        self.last_screen = ""
+        self.gave_up = ""  # why the last submit() returned None
+
+    # -- tmux --------------------------------------------------------------------------------
+    def _tmux(self, *args: str, check: bool = True) -> str:
+        done = subprocess.run(
+            ["tmux", "-S", str(self.socket), "-u", "-f", "/dev/null", *args],
+            env=self.liaison.env, capture_output=True, text=True, timeout=STEP_TIMEOUT,
+        )  # fmt: skip
+        if check and done.returncode != 0:
+            raise RuntimeError(f"tmux {' '.join(args)}: {done.stderr.strip()}")
+        return done.stdout
+
+    def start(self) -> None:
+        command = "exec " + " ".join(
+            shlex.quote(part)
+            for part in [
+                "env",
+                f"FYCLI_CONFIG_DIR={self.liaison.config_dir}",
+                "LANG=C.UTF-8",
+                sys.executable,
+                "-m",
+                "fycli",
+                "tui",
+            ]  # fmt: skip
+        )
+        self._tmux(
+            "new-session", "-d", "-s", "day", "-x", str(WIDTH), "-y", str(HEIGHT), "-c", str(REPO), command
+        )
+        self.pid = int(self._tmux("list-panes", "-t", "day", "-F", "#{pane_pid}").split()[0])
+        ready = self.wait_for(lambda s: _KEY_BAR in s and "待发送" in s and _ROW.search(s) is not None)
+        if ready is None:
+            raise RuntimeError("fycli tui did not show its queue:\n" + self.last_screen)
+
+    def alive(self) -> bool:
+        return self.pid is not None and os.path.exists(f"/proc/{self.pid}")
+
+    def stop(self) -> None:
+        """Quit with q (as a liaison does); if it is still there after a while, kill it (every
+        action it reported was committed, so either way nothing may be lost)."""
+        if self.alive() and self.to_queue():
+            self.keys("q")
+            deadline = time.monotonic() + 5
+            while self.alive() and time.monotonic() < deadline:
+                time.sleep(POLL)  # no event for "another process ended": poll, bounded
+        if self.alive():
+            os.kill(self.pid, 9)
+        self._tmux("kill-server", check=False)
+        shutil.rmtree(self.socket.parent, ignore_errors=True)
+
+    def screen(self) -> str:
+        text = self._tmux("capture-pane", "-p", "-t", "day", check=False)
+        self.last_screen = text
+        self.on_screen(text)
+        return text
+
+    def keys(self, *keys: str) -> None:
+        self._tmux("send-keys", "-t", "day", *keys)
+
+    def type_text(self, text: str) -> None:
+        self._tmux("send-keys", "-t", "day", "-l", text)
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = STEP_TIMEOUT) -> str | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.screen()
+            if predicate(text):
+                return text
+            if time.monotonic() > deadline or not self.alive():
+                return None
+            time.sleep(POLL)  # the terminal has no event: read it again, bounded by the deadline
+
+    # -- reading the screen ---------------------------------------------------------------------
+    @staticmethod
+    def marked_ids(text: str) -> list[str]:
+        return [m.group(2) for line in text.splitlines() if (m := _ROW.match(line)) and m.group(1) == "●"]
+
+    @staticmethod
+    def rows(text: str) -> list[str]:
+        return [line for line in text.splitlines() if _ROW.match(line)]
+
+    @staticmethod
+    def outcome(text: str) -> Outcome | None:
+        title = _OUTCOME_TITLE.search(text)
+        if title is None:
+            return None
+        lines = [
+            (m.group(1) == "✓", m.group(2), m.group(3), m.group(4))
+            for line in text.splitlines()
+            if (m := _OUTCOME_LINE.search(line))
+        ]
+        return Outcome((int(title.group(1)), int(title.group(2))), lines)
+
+    @staticmethod
+    def unsent(text: str) -> int | None:
+        found = _UNSENT.findall(text.splitlines()[-1] if text.strip() else "")
+        return int(found[-1]) if found else None
+
+    # -- a liaison's moves ----------------------------------------------------------------------
+    def to_queue(self) -> bool:
+        """Back to the bare queue: no dialog open, nothing marked. Escape goes alone: sent
+        together with the next key, the terminal reads the pair as alt+key."""
+        for _ in range(4):
+            text = self.screen()
+            if _KEY_BAR in text and not any(w in text for w in _DIALOG) and not _MARKED.search(text):
+                return True
+            self.keys("Escape")
+            self.wait_for(lambda s, before=text: s != before, timeout=3)
+        return False
+
+    def open_view(self, key: str, status: str) -> bool:
+        """Switch to view ``key`` (1 待签收, 2 办理中 …) and wait for its rows; False if empty."""
+        self.keys(key)
+        text = self.wait_for(lambda s: bool(self.rows(s)) and status in self.rows(s)[0] or "共 0 条" in s)
+        return text is not None and bool(self.rows(text)) and status in self.rows(text)[0]
+
+    def mark(self, down: int, count: int) -> list[str]:
+        """Move ``down`` rows, mark ``count`` rows with space; the ids the screen shows marked."""
+        if down:
+            self.keys(*["Down"] * down)
+        self.keys(*["space"] * count)
+        text = self.wait_for(lambda s: f"已选 {count}" in s, timeout=5) or self.screen()
+        return self.marked_ids(text)
+
+    def submit(self, kind: str, text: str | None) -> Outcome | None:
+        """Press the action key for the marked set, fill its dialog, and return the outcome list
+        the app shows (None when none came before the deadline)."""
+        key, dialog = {"note": ("n", "添加办理记录"), "resolve": ("c", "办结答复"), "accept": ("s", None)}[
+            kind
+        ]
+        self.keys(key)
+        if dialog is not None:
+            if self.wait_for(lambda s: dialog in s) is None:
+                self.gave_up = f"no {dialog} dialog"
+                return None
+            if not self._fill(text or "", tab=kind == "resolve"):
+                self.gave_up = "the typed text never showed in the dialog"
+                return None
+            self.keys("C-s" if kind == "resolve" else "Enter")
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while time.monotonic() < deadline:
+            screen = self.wait_for(
+                lambda s: "执行结果" in s or "(y)" in s, timeout=deadline - time.monotonic()
+            )
+            if screen is None:
+                self.gave_up = "no outcome list"
+                return None
+            if "执行结果" in screen:
+                return self.outcome(screen)
+            self.keys("y")  # a confirmation: the liaison says yes
+            self.wait_for(lambda s: "(y)" not in s, timeout=5)
+        self.gave_up = "no outcome list"
+        return None
+
+    def _fill(self, text: str, *, tab: bool) -> bool:
+        """Type ``text`` into the dialog's box and see it there. A dialog focuses its box when
+        it has mounted, which can come after its first frame: keys typed before then land
+        elsewhere, so type again (after a Tab, for the reply box behind the template list)."""
+        self.wait_still()
+        for _ in range(4):
+            if tab:
+                self.keys("Tab")
+            self.type_text(text)
+            if self.wait_for(lambda s: text in s, timeout=3) is not None:
+                return True
+        return False
+
+    def wait_still(self, quiet: float = 0.3, timeout: float = 5.0) -> None:
+        """Until the screen stops changing for ``quiet`` seconds (bounded): a new dialog takes
+        the focus after its first frames, and keys sent before then go astray."""
+        deadline = time.monotonic() + timeout
+        before = self.screen()
+        while time.monotonic() < deadline:
+            time.sleep(quiet)  # the terminal has no "settled" event: compare two reads
+            now = self.screen()
+            if now == before:
+                return
+            before = now
+
+    def close_dialog(self) -> None:
+        self.keys("Escape")
+        self.wait_for(lambda s: "执行结果" not in s, timeout=5)
+
+    def sync_now(self) -> Outcome | str | None:
+        """Press r; the outcome list if one came, else the toast's news word (None: nothing)."""
+        before = self.screen()
+        counts = {word: before.count(word) for word in SYNC_NEWS}
+        self.keys("r")
+        text = self.wait_for(lambda s: any(s.count(w) > counts[w] for w in SYNC_NEWS))
+        if text is None:
+            return None
+        if "执行结果" in text and counts["执行结果"] == 0:
+            return self.outcome(text)
+        return next(w for w in SYNC_NEWS if text.count(w) > counts[w])
