@@ -87,10 +87,15 @@ def serve(
         raise click.UsageError("--tls-cert and --tls-key go together")
 
     from central.app import create_app
+    from central.limits import RateLimits
     from central.service import Service
 
+    try:
+        limits = RateLimits.from_env()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     db = _open_database(db_url or default_db_url())
-    service = Service(db)
+    service = Service(db, rate_limits=limits)
     created = service.ensure_admin_token(admin_token)
     token_file = token_file_for(db.sqlite_path)
     try:

@@ -152,6 +152,30 @@ def current_seq(conn: Connection) -> int:
     return conn.execute(sa.select(t.counter.c.v).where(t.counter.c.id == 1)).scalar_one()
 
 
+def stamp_boot(conn: Connection, boot_id: str, now: dt.datetime) -> int:
+    """Record a server start at the counter's current value (returned), read under the
+    counter's row lock: no number is taken while the start is not yet committed."""
+    query = sa.select(t.counter.c.v).where(t.counter.c.id == 1)
+    if conn.dialect.name != "sqlite":  # SQLite: BEGIN IMMEDIATE already serialises writers
+        query = query.with_for_update()
+    seq = conn.execute(query).scalar_one()
+    conn.execute(t.boots.insert().values(start_seq=seq, id=boot_id, started_at=iso(now)))
+    return seq
+
+
+def boot_at(conn: Connection, seq: int) -> str | None:
+    """The id of the newest server start stamped BELOW ``seq`` (None: none was).
+
+    Strictly below: a start committed after a cursor for ``seq`` was issued read a counter at
+    or above ``seq`` (it waits for every writer before it, and they for it), so it never
+    changes this answer — only a restore, whose next start stamps a number the lost timeline
+    had handed out, does.
+    """
+    b = t.boots.c
+    query = sa.select(b.id).where(b.start_seq < seq).order_by(b.start_seq.desc(), b.id.desc()).limit(1)
+    return conn.execute(query).scalar()
+
+
 # --- tickets ---------------------------------------------------------------------------------
 
 
@@ -253,6 +277,7 @@ class StoredTicket:
     ticket: Ticket
     scope_since: int
     changed_by: str | None
+    change_seq: int = 0
 
 
 def load_tickets(conn: Connection, ids: Iterable[str], *, lock: bool) -> dict[str, StoredTicket]:
@@ -262,7 +287,11 @@ def load_tickets(conn: Connection, ids: Iterable[str], *, lock: bool) -> dict[st
     for part in chunks(wanted):
         query = (
             sa.select(
-                t.tickets.c.liaison_data, t.tickets.c.citizen, t.tickets.c.scope_since, t.tickets.c.changed_by
+                t.tickets.c.liaison_data,
+                t.tickets.c.citizen,
+                t.tickets.c.scope_since,
+                t.tickets.c.changed_by,
+                t.tickets.c.change_seq,
             )
             .where(t.tickets.c.id.in_(part))
             .order_by(t.tickets.c.id)
@@ -271,7 +300,7 @@ def load_tickets(conn: Connection, ids: Iterable[str], *, lock: bool) -> dict[st
             query = query.with_for_update()
         for row in conn.execute(query):
             ticket = full_ticket(row.liaison_data, row.citizen)
-            found[ticket.id] = StoredTicket(ticket, row.scope_since, row.changed_by)
+            found[ticket.id] = StoredTicket(ticket, row.scope_since, row.changed_by, row.change_seq)
     return found
 
 
@@ -292,6 +321,26 @@ def ticket_bundle(
     ).scalars()
     ticket = row.liaison_data if masked else full_json(row.liaison_data, row.citizen)
     return ticket, list(notes), list(events)
+
+
+def departed_bundle(
+    conn: Connection, ticket_id: str, unit_id: str
+) -> tuple[str, list[str], list[str]] | None:
+    """What ``unit_id`` may read of a ticket it held and no longer does: the ticket as it left,
+    masked, and the notes and events up to then (None: it never held it, or it left before
+    departures were recorded — the unit's replica keeps its own copy)."""
+    d = t.departures.c
+    row = conn.execute(
+        sa.select(d.data, d.history_seq).where(d.ticket_id == ticket_id, d.unit_id == unit_id)
+    ).first()
+    if row is None:
+        return None
+    history = []
+    for table in (t.notes, t.events):
+        c = table.c
+        query = sa.select(c.data).where(c.ticket_id == ticket_id, c.change_seq <= row.history_seq)
+        history.append(list(conn.execute(query.order_by(c.seq)).scalars()))
+    return row.data, history[0], history[1]
 
 
 # --- calendar --------------------------------------------------------------------------------
