@@ -80,6 +80,9 @@ def serve(
 
     Liaisons' tokens cross the network: outside loopback, serve https (--tls-cert/--tls-key)
     or put the service behind a TLS-terminating proxy.
+
+    Each liaison's requests are rate limited (shared by every process on the database):
+    FYCLI_RATE_PULL and FYCLI_RATE_PUSH, BURST/PER_SECOND or off (defaults 300/5 and 120/2).
     """
     import uvicorn
 
