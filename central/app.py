@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 import orjson
+import sqlalchemy as sa
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -138,6 +139,12 @@ def create_app(
         if exc.status_code == 400:  # a body that is not JSON in UTF-8: as any other invalid body
             return _error(422, "invalid_request", "the body is not JSON in UTF-8: fix it and send again")
         return _error(exc.status_code, _ERRORS.get(exc.status_code, "internal"), str(exc.detail))
+
+    @app.exception_handler(sa.exc.DataError)
+    async def _data_error(_request: Request, _exc: sa.exc.DataError) -> JSONResponse:
+        # A value the database cannot hold (a NUL character, a number out of range): the
+        # request's fault, not the server's. Writes say so themselves (Service.write).
+        return _error(422, "invalid_request", "a value of the request is out of range or has a NUL character")
 
     @app.exception_handler(Exception)
     async def _internal(_request: Request, exc: Exception) -> JSONResponse:

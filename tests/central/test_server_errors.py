@@ -118,6 +118,17 @@ def test_a_ticket_id_with_a_nul_character_is_not_found(liaison) -> None:
             assert response.json()["error"] == "not_found"
 
 
+@pytest.mark.parametrize(
+    "path", ["/v1/admin/liaisons?unit_id=a%00b", "/v1/admin/tickets?after=%00", "/v1/admin/audit?target=a%00"]
+)
+def test_a_nul_character_in_an_admin_query_is_a_4xx(liaison, path: str) -> None:
+    server, _, _ = liaison
+    response = server.http.get(path)
+    assert response.status_code in (200, 422), response.text  # SQLite finds nothing; PostgreSQL refuses
+    if response.status_code == 422:
+        assert response.json()["error"] == "invalid_request"
+
+
 def test_a_kept_reply_never_collides_with_a_note_id_the_liaison_chose(liaison) -> None:
     """Today: a note whose id is ``<action id>-reply``, then that action resolving a resolved
     ticket: the kept reply's note takes the same id, UNIQUE notes.id, 6 retries, 500. Also an
