@@ -56,9 +56,6 @@ class _Slot:
     exists: bool  # stored before this batch
     dirty: bool = False
     unit_changed: bool = False
-    #: The commit number of the ticket's last stored change: the history a unit it leaves in
-    #: this batch has seen (see ``tables.departures``).
-    history_seq: int = 0
 
 
 @dataclass
@@ -83,8 +80,7 @@ class Batch:
         """Load (and lock) the tickets and the earlier outcomes of a batch, and find which of
         the ids its notes and events would take are stored already, in a few queries."""
         for tid, stored in repo.load_tickets(self.conn, ticket_ids, lock=True).items():
-            self._slots[tid] = _Slot(stored.ticket, stored.scope_since, stored.changed_by, True,
-                                     history_seq=stored.change_seq)  # fmt: skip
+            self._slots[tid] = _Slot(stored.ticket, stored.scope_since, stored.changed_by, True)
         for part in repo.chunks(sorted(set(action_ids))):
             for row in self.conn.execute(sa.select(t.actions).where(t.actions.c.action_id.in_(part))):
                 self._seen[row.action_id] = row._asdict()
@@ -104,9 +100,7 @@ class Batch:
         if slot is None:
             stored = repo.load_tickets(self.conn, [ticket_id], lock=True).get(ticket_id)
             slot = (
-                _Slot(
-                    stored.ticket, stored.scope_since, stored.changed_by, True, history_seq=stored.change_seq
-                )
+                _Slot(stored.ticket, stored.scope_since, stored.changed_by, True)
                 if stored
                 else _Slot(None, 0, None, False)
             )
@@ -240,15 +234,11 @@ class Batch:
         if not decision.noop:
             if old is not None and old.unit_id and old.unit_id != new.unit_id:
                 self._exits.append((old.unit_id, new.id))
-                # What the unit it leaves may still read: the ticket as it held it, masked
-                # (also a call-back ticket: the call is no longer that unit's to make).
+                # What the unit it leaves may still read: the ticket as it was when it left
+                # (just reassigned: nothing of the new unit's work yet), masked — also a call-back
+                # ticket: the call is no longer that unit's to make.
                 self._departures.append(
-                    {
-                        "d_ticket": new.id,
-                        "d_unit": old.unit_id,
-                        "history_seq": slot.history_seq,
-                        "data": masked(old).model_dump_json(),
-                    }
+                    {"d_ticket": new.id, "d_unit": old.unit_id, "data": masked(new).model_dump_json()}
                 )
             if old is None or old.unit_id != new.unit_id:
                 slot.unit_changed = True
@@ -350,7 +340,8 @@ class Batch:
             d = t.departures.c
             key = (d.ticket_id == sa.bindparam("d_ticket"), d.unit_id == sa.bindparam("d_unit"))
             gone = [{"d_ticket": r["d_ticket"], "d_unit": r["d_unit"]} for r in self._departures]
-            rows = [{"ticket_id": r["d_ticket"], "unit_id": r["d_unit"], "history_seq": r["history_seq"],
+            # history_seq: the commit number of the move itself (its events are the last it saw)
+            rows = [{"ticket_id": r["d_ticket"], "unit_id": r["d_unit"], "history_seq": seq_of[r["d_ticket"]],
                      "data": r["data"]} for r in self._departures]  # fmt: skip
             writes += [(t.departures.delete().where(*key), gone), (t.departures.insert(), rows)]
         return [(stmt, rows) for stmt, rows in writes if rows]

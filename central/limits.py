@@ -75,18 +75,22 @@ def take(conn: Connection, key: str, budget: Budget, now: float) -> float | None
     elapsed = sa.case((sa.literal(now) > b.at, sa.literal(now) - b.at), else_=0.0)
     refilled = b.tokens + elapsed * budget.per_second
     level = sa.case((refilled > budget.burst, sa.literal(budget.burst)), else_=refilled)
-    granted = conn.execute(
+    spend = (
         t.rate_buckets.update()
         .where(b.key == key, level >= 1)
         .values(tokens=level - 1, at=sa.case((sa.literal(now) > b.at, sa.literal(now)), else_=b.at))
-    ).rowcount
-    if granted:
-        return None
-    current = conn.execute(sa.select(level).where(b.key == key)).scalar()
-    if current is None:  # the liaison's first request: a full bucket, one taken
-        conn.execute(t.rate_buckets.insert().values(key=key, tokens=budget.burst - 1, at=now))
-        return None
-    return (1 - current) / budget.per_second
+    )
+    for _ in range(2):
+        if conn.execute(spend).rowcount:
+            return None
+        current = conn.execute(sa.select(level).where(b.key == key)).scalar()
+        if current is None:  # the liaison's first request: a full bucket, one taken
+            conn.execute(t.rate_buckets.insert().values(key=key, tokens=budget.burst - 1, at=now))
+            return None
+        if current < 1:
+            return (1 - current) / budget.per_second
+        # Another process created the bucket between the two statements: spend from it.
+    return None  # a bucket with tokens left that refuses twice: never refuse on a race
 
 
 def retry_after(wait: float) -> int:

@@ -372,7 +372,7 @@ class Service:
         now = self.clock()
         actor = liaison.actor
 
-        def work(conn: Connection) -> tuple[list[Outcome], int]:
+        def work(conn: Connection) -> tuple[list[Outcome], int, dict[str, str]]:
             batch = Batch(conn, self.work_calendar(conn), remote_addr)
             batch.prefetch(
                 [q.action.ticket_id for q in queued],
@@ -386,11 +386,13 @@ class Service:
                 for q in queued
             ]
             acked = _ack(conn, liaison.id, client_id, max((q.seq for q in queued), default=0))
+            left = [o.ticket.id for o in outcomes if o.ticket is not None and not _may_see(o.ticket, liaison)]
+            departed = repo.departed_tickets(conn, left, liaison.unit_id) if left else {}
             batch.flush()  # numbers and commits: the transaction's last statement
-            return outcomes, acked
+            return outcomes, acked, departed
 
-        outcomes, acked = self.write(work)
-        results = [_result(o, liaison) for o in outcomes]
+        outcomes, acked, departed = self.write(work)
+        results = [_result(o, liaison, departed) for o in outcomes]
         return {"results": results, "acked_seq": acked}
 
     def admin_action(self, action: Any, *, at: dt.datetime | None = None, operator: str = "central",
@@ -739,8 +741,12 @@ def _may_see(ticket: Ticket, liaison: Liaison) -> bool:
     return ticket.unit_id == liaison.unit_id
 
 
-def _result(o: Outcome, liaison: Liaison) -> dict:
+def _result(o: Outcome, liaison: Liaison, departed: dict[str, str]) -> dict:
+    """A push result. A unit the ticket left gets it as it was when it left (``departed``:
+    where it went, nothing since, no ``changed_by``); a unit that never held it, nothing."""
     visible = o.ticket is not None and _may_see(o.ticket, liaison)
+    left = departed.get(o.ticket.id) if o.ticket is not None and not visible else None
+    ticket = orjson.Fragment(liaison_copy(o.ticket).model_dump_json()) if visible else None
     return {
         "action_id": o.action_id,
         "seq": o.client_seq,
@@ -748,7 +754,7 @@ def _result(o: Outcome, liaison: Liaison) -> dict:
         "original_outcome": o.original_outcome,
         "reason": o.reason.value if o.reason else None,
         "message": o.message,
-        "ticket": orjson.Fragment(liaison_copy(o.ticket).model_dump_json()) if visible else None,
+        "ticket": orjson.Fragment(left) if left is not None else ticket,
         "changed_by": o.changed_by if visible else None,
         "changed_at": o.changed_at.isoformat() if visible and o.changed_at else None,
     }

@@ -82,17 +82,16 @@ def test_resolve_offline_vs_reassigned_meanwhile(tmp_path, platform):
     (conflict,) = a.json("conflicts")
     assert conflict["reason"] == "REASSIGNED" and conflict["ticket_id"] == tid
     assert "已联系供电所" in conflict["action_json"]  # the village reply is kept
-    assert conflict["server_ticket"] is None  # where it went, and its state now, are u2's business
+    assert conflict["server_ticket"]["unit_id"] == "u2"  # where it went: as it was when it left
     # Off the working list, but its history stays readable.
     assert tid not in [r["id"] for r in a.json("list")]
     assert tid in [r["id"] for r in a.json("list", "--view", "out_of_scope")]
     assert a.show(tid)["in_scope"] is False
 
     # Kept as a note? A unit the ticket left adds nothing to it (SPEC §8: read-only): the
-    # note is refused too, and kept in the inbox with the reply text.
-    a.run("conflicts", "resolve", conflict["action_id"], "--note")
-    report = a.sync(code=EXIT_CONFLICTS)
-    assert (report["applied"], report["rejected"]) == (0, 1)
+    # note is refused too, and the reply stays in the inbox.
+    refused = a.run("conflicts", "resolve", conflict["action_id"], "--note", code=1)
+    assert "REASSIGNED" in refused.output  # refused here already, as the server would
     (again,) = a.json("conflicts")
     assert again["reason"] == "REASSIGNED" and "已联系供电所" in again["action_json"]
     assert not any("已联系供电所" in n["text"] for n in platform.ticket(tid)["notes"])

@@ -100,10 +100,14 @@ def _stamp_sql(notes: bool, events: bool, exits: bool) -> str:
                 f"s_{table} AS (UPDATE {table} SET change_seq = n.base - {table}.change_seq FROM n"
                 f" WHERE {table}.ticket_id = ANY(%(tickets)s) AND {table}.change_seq < 0)"
             )
-    if exits:
+    if exits:  # a scope exit always comes with its departure (tables.departures)
         parts.append(
             "s_exits AS (UPDATE scope_exits SET change_seq = n.base - scope_exits.change_seq FROM n"
             " WHERE scope_exits.unit_id = ANY(%(units)s) AND scope_exits.change_seq < 0)"
+        )
+        parts.append(
+            "s_departures AS (UPDATE departures SET history_seq = n.base - departures.history_seq FROM n"
+            " WHERE departures.ticket_id = ANY(%(tickets)s) AND departures.history_seq < 0)"
         )
     return "WITH " + ",\n".join(parts) + "\nSELECT base FROM n"
 
@@ -323,12 +327,22 @@ def ticket_bundle(
     return ticket, list(notes), list(events)
 
 
+def departed_tickets(conn: Connection, ticket_ids: Sequence[str], unit_id: str) -> dict[str, str]:
+    """Ticket id → the JSON of the ticket as it was when it left ``unit_id`` (those that did)."""
+    d = t.departures.c
+    found: dict[str, str] = {}
+    for part in chunks(sorted(set(ticket_ids))):
+        query = sa.select(d.ticket_id, d.data).where(d.unit_id == unit_id, d.ticket_id.in_(part))
+        found.update({row.ticket_id: row.data for row in conn.execute(query)})
+    return found
+
+
 def departed_bundle(
     conn: Connection, ticket_id: str, unit_id: str
 ) -> tuple[str, list[str], list[str]] | None:
-    """What ``unit_id`` may read of a ticket it held and no longer does: the ticket as it left,
-    masked, and the notes and events up to then (None: it never held it, or it left before
-    departures were recorded — the unit's replica keeps its own copy)."""
+    """What ``unit_id`` may read of a ticket it held and no longer does: the ticket as it was
+    when it left (just reassigned away, masked) and the notes and events up to then (None: it
+    never held it, or it left before departures were recorded — its replica keeps its copy)."""
     d = t.departures.c
     row = conn.execute(
         sa.select(d.data, d.history_seq).where(d.ticket_id == ticket_id, d.unit_id == unit_id)

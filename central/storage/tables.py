@@ -213,8 +213,9 @@ boots = sa.Table(
     sa.Column("started_at", sa.String(40), nullable=False),
 )
 
-#: A ticket as it was when it left ``unit_id`` (the last state that unit held, masked): what
-#: that unit may still read. ``history_seq``: the newest commit number of the history it saw.
+#: A ticket as it was when it left ``unit_id`` (the state the move left it in — nothing of the
+#: new unit's work — masked): what that unit may still read. ``history_seq``: the commit number
+#: of the move; the history up to it is what that unit may read.
 #: Never pruned (unlike scope exits); a ticket that leaves the same unit again overwrites it.
 departures = sa.Table(
     "departures",

@@ -53,12 +53,12 @@ def test_the_unit_it_left_reads_it_as_it_left_masked(moved) -> None:
     s, a, b, tid = moved
     seen = _read_as(s, a, tid)
     ticket = seen["ticket"]
-    # the state A held: with A, accepted, before the reassign and the urge
-    assert (ticket["unit_id"], ticket["status"], ticket["flags"]["urged"]) == ("ua", "in_progress", 0)
+    # the moment it left: just reassigned (where to, and no more), before B's note and the urge
+    assert (ticket["unit_id"], ticket["status"], ticket["flags"]["urged"]) == ("ub", "assigned", 0)
     assert ticket["citizen_phone"] == MASKED and ticket["citizen_name"] == "王**"
     assert [n["text"] for n in seen["notes"]] == ["甲：已联系反映人"]  # not B's
-    assert [e["action"] for e in seen["events"]] == ["register", "assign", "accept"]
-    assert "乙" not in str(seen) and "ub" not in str(seen)
+    assert [e["action"] for e in seen["events"]] == ["register", "assign", "accept", "reassign"]
+    assert "乙" not in str(seen) and PHONE not in str(seen)
     # B, holding it, sees it now — the call back is B's to make
     now = _read_as(s, b, tid)
     assert (now["ticket"]["unit_id"], now["ticket"]["citizen_phone"]) == ("ub", PHONE)
@@ -72,7 +72,7 @@ def test_a_note_from_the_unit_it_left_is_refused_and_kept_in_its_inbox(moved) ->
     assert (report["applied"], report["rejected"]) == (0, 1)
     (conflict,) = a.json("conflicts")
     assert conflict["reason"] == "REASSIGNED" and "甲：补充说明" in conflict["action_json"]
-    assert conflict["server_ticket"] is None  # nothing of what happened since
+    assert conflict["server_ticket"]["flags"]["urged"] == 0  # as it left: nothing since
     b.sync()
     assert [n["text"] for n in b.show(tid)["notes"]] == ["甲：已联系反映人", "乙：已到现场"]
     assert "甲：补充说明" not in str(s.ticket(tid)["notes"])
@@ -86,5 +86,7 @@ def test_a_push_result_shows_the_unit_it_left_nothing_of_now(moved) -> None:
         body = push_body("client-past0001", [liaison_action("resolve", stale, reply="已办结")])
         [result] = client.post("/v1/sync/push", json=body).json()["results"]
     assert (result["outcome"], result["reason"]) == ("rejected", "REASSIGNED")
-    assert (result["ticket"], result["changed_by"], result["changed_at"]) == (None, None, None)
-    assert "ub" not in result["message"]
+    # the ticket as it left (where it went), nothing of what happened since, nor who did it
+    assert (result["ticket"]["unit_id"], result["ticket"]["flags"]["urged"]) == ("ub", 0)
+    assert result["ticket"]["citizen_phone"] == MASKED and result["ticket"]["reply"] is None
+    assert (result["changed_by"], result["changed_at"]) == (None, None)
