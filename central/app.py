@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 import orjson
+import sqlalchemy as sa
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -37,9 +38,10 @@ from schemas.wire import (
 
 JSON = "application/json"
 _ERRORS = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-           409: "conflict", 413: "too_large", 415: "unsupported_encoding", 422: "invalid_request"}  # fmt: skip
+           409: "conflict", 413: "too_large", 415: "unsupported_encoding", 422: "invalid_request",
+           429: "rate_limited"}  # fmt: skip
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (401, 403, 404, 413, 415, 422)
+    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 413, 415, 422, 429)
 }
 
 
@@ -75,7 +77,7 @@ class SeedIn(BaseModel):
 
 class PruneIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    older_than_days: float = Field(ge=0, description="Scope exits written longer ago are deleted.")
+    older_than_days: float = Field(ge=0, le=36_500, description="Scope exits written longer ago are deleted.")
 
 
 def _json(body: bytes, status: int = 200) -> Response:
@@ -133,7 +135,10 @@ def create_app(
 
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
-        return _error(exc.status, exc.error, exc.message)
+        response = _error(exc.status, exc.error, exc.message)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -145,7 +150,15 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, _ERRORS.get(exc.status_code, "error"), str(exc.detail))
+        if exc.status_code == 400:  # a body that is not JSON in UTF-8: as any other invalid body
+            return _error(422, "invalid_request", "the body is not JSON in UTF-8: fix it and send again")
+        return _error(exc.status_code, _ERRORS.get(exc.status_code, "internal"), str(exc.detail))
+
+    @app.exception_handler(sa.exc.DataError)
+    async def _data_error(_request: Request, _exc: sa.exc.DataError) -> JSONResponse:
+        # A value the database cannot hold (a NUL character, a number out of range): the
+        # request's fault, not the server's. Writes say so themselves (Service.write).
+        return _error(422, "invalid_request", "a value of the request is out of range or has a NUL character")
 
     @app.exception_handler(Exception)
     async def _internal(_request: Request, exc: Exception) -> JSONResponse:
@@ -341,7 +354,9 @@ def create_app(
     @app.get("/v1/admin/metrics", response_model=list[UnitMetrics], responses=_ERROR_RESPONSES)
     def get_metrics(
         _who: AdminDep,
-        month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+        month: Annotated[
+            str, Query(pattern=r"^(19|2\d)\d\d-(0[1-9]|1[0-2])$", description="YYYY-MM, 1900-2999")
+        ],
         unit_id: str | None = None,
     ) -> list[UnitMetrics]:
         return service.metrics(month, unit_id)

@@ -24,8 +24,11 @@ from central.storage import tables as t
 from schemas.actions import AddNote
 from schemas.calendar import WorkCalendar
 from schemas.enums import Reason
-from schemas.ticket import Event, Note, Ticket
-from schemas.workflow import Actor, Applied, Rejected, decide
+from schemas.ticket import Event, Note, Ticket, masked
+from schemas.workflow import Actor, Applied, Rejected, decide, kept_reply_id
+
+#: Most characters of a rejected action's payload stored in ``actions`` (the rest is cut).
+MAX_REJECTED_PAYLOAD = 1024
 
 
 @dataclass
@@ -64,18 +67,33 @@ class Batch:
     _notes: list[tuple[str, Note]] = field(default_factory=list)
     _events: list[tuple[str, Event]] = field(default_factory=list)
     _exits: list[tuple[str, str]] = field(default_factory=list)  # (unit_id, ticket_id)
+    _departures: list[dict] = field(default_factory=list)  # rows of tables.departures
     _actions: list[dict] = field(default_factory=list)
     _audit: list[dict] = field(default_factory=list)
     _seen: dict[str, dict] = field(default_factory=dict)  # action_id -> stored outcome row
-    _note_ids: set[str] = field(default_factory=set)
+    _note_ids: set[str] = field(default_factory=set)  # staged in this batch
+    _event_ids: set[str] = field(default_factory=set)  # staged in this batch
+    #: id -> stored already? for the note/event ids looked up ahead (see :meth:`prefetch`)
+    _stored: dict[tuple[str, str], bool] = field(default_factory=dict)
 
-    def prefetch(self, ticket_ids: list[str], action_ids: list[str]) -> None:
-        """Load (and lock) the tickets and the earlier outcomes of a batch in two queries."""
+    def prefetch(self, ticket_ids: list[str], action_ids: list[str], note_ids: list[str] = ()) -> None:
+        """Load (and lock) the tickets and the earlier outcomes of a batch, and find which of
+        the ids its notes and events would take are stored already, in a few queries."""
         for tid, stored in repo.load_tickets(self.conn, ticket_ids, lock=True).items():
             self._slots[tid] = _Slot(stored.ticket, stored.scope_since, stored.changed_by, True)
         for part in repo.chunks(sorted(set(action_ids))):
             for row in self.conn.execute(sa.select(t.actions).where(t.actions.c.action_id.in_(part))):
                 self._seen[row.action_id] = row._asdict()
+        wanted = {
+            "events": set(action_ids),
+            "notes": {*note_ids, *(kept_reply_id(a) for a in action_ids)},
+        }
+        for name, ids in wanted.items():
+            table = t.notes if name == "notes" else t.events
+            self._stored.update({(name, i): False for i in ids})
+            for part in repo.chunks(sorted(ids)):
+                for found in self.conn.execute(sa.select(table.c.id).where(table.c.id.in_(part))).scalars():
+                    self._stored[(name, found)] = True
 
     def _slot(self, ticket_id: str) -> _Slot:
         slot = self._slots.get(ticket_id)
@@ -104,11 +122,23 @@ class Batch:
         seen = self._seen.get(action.action_id)
         if seen is not None:
             return self._duplicate(action, liaison_id, seen, slot, client_seq)
-        if isinstance(action, AddNote) and self._note_taken(action.note_id):
+        if isinstance(action, AddNote) and self._taken("notes", action.note_id):
             decision: Applied | Rejected = Rejected(Reason.INVALID, f"note id {action.note_id} is taken")
         else:
             decision = decide(slot.ticket, action, actor, now, self.calendar)
+            if self._ids_taken(decision):
+                # An id of the history it would write is someone else's: refused here (a 4xx
+                # in effect), never a unique-key failure of the whole transaction.
+                decision = Rejected(
+                    Reason.INVALID,
+                    f"action id {action.action_id} is taken by another record: make the action again",
+                )
         payload = action.model_dump_json()
+        if isinstance(decision, Rejected) and len(payload) > MAX_REJECTED_PAYLOAD:
+            # What a refused action may cost the database is bounded (the liaison keeps the
+            # whole payload in their conflict inbox; a kept reply is a note, in full).
+            payload = json.dumps({"truncated_from": len(payload), "head": payload[:MAX_REJECTED_PAYLOAD]},
+                                 ensure_ascii=False)  # fmt: skip
         if isinstance(decision, Applied):
             outcome = self._stage_applied(slot, action, actor, decision, now)
         else:
@@ -152,10 +182,24 @@ class Batch:
         )
         return outcome
 
-    def _note_taken(self, note_id: str) -> bool:
-        if note_id in self._note_ids:
+    def _taken(self, name: str, record_id: str) -> bool:
+        """Whether a note (``name`` "notes") or event ("events") id is staged or stored already."""
+        if record_id in (self._note_ids if name == "notes" else self._event_ids):
             return True
-        return self.conn.execute(sa.select(t.notes.c.id).where(t.notes.c.id == note_id)).first() is not None
+        known = self._stored.get((name, record_id))
+        if known is None:
+            table = t.notes if name == "notes" else t.events
+            known = (
+                self.conn.execute(sa.select(table.c.id).where(table.c.id == record_id)).first() is not None
+            )
+            self._stored[(name, record_id)] = known
+        return known
+
+    def _ids_taken(self, decision: Applied | Rejected) -> bool:
+        events = decision.events if isinstance(decision, Applied) else ()
+        return any(self._taken("events", e.id) for e in events) or any(
+            self._taken("notes", n.id) for n in decision.notes
+        )
 
     def _duplicate(self, action, liaison_id: str | None, seen: dict, slot: _Slot, client_seq) -> Outcome:
         mine = seen["liaison_id"] == liaison_id
@@ -191,6 +235,12 @@ class Batch:
         if not decision.noop:
             if old is not None and old.unit_id and old.unit_id != new.unit_id:
                 self._exits.append((old.unit_id, new.id))
+                # What the unit it leaves may still read: the ticket as it was when it left
+                # (just reassigned: nothing of the new unit's work yet), masked — also a call-back
+                # ticket: the call is no longer that unit's to make.
+                self._departures.append(
+                    {"d_ticket": new.id, "d_unit": old.unit_id, "data": masked(new).model_dump_json()}
+                )
             if old is None or old.unit_id != new.unit_id:
                 slot.unit_changed = True
             if new is not old:
@@ -198,6 +248,7 @@ class Batch:
                 slot.changed_by = actor.name
             for event in decision.events:
                 self._events.append((new.id, event))
+                self._event_ids.add(event.id)
             for note in decision.notes:
                 self._stage_note(slot, note)
             slot.dirty = slot.dirty or bool(decision.events) or new is not old
@@ -286,4 +337,12 @@ class Batch:
             for unit, tid in self._exits
         ]
         writes += [(t.notes.insert(), notes), (t.events.insert(), events), (t.scope_exits.insert(), exits)]
+        if self._departures:
+            d = t.departures.c
+            key = (d.ticket_id == sa.bindparam("d_ticket"), d.unit_id == sa.bindparam("d_unit"))
+            gone = [{"d_ticket": r["d_ticket"], "d_unit": r["d_unit"]} for r in self._departures]
+            # history_seq: the commit number of the move itself (its events are the last it saw)
+            rows = [{"ticket_id": r["d_ticket"], "unit_id": r["d_unit"], "history_seq": seq_of[r["d_ticket"]],
+                     "data": r["data"]} for r in self._departures]  # fmt: skip
+            writes += [(t.departures.delete().where(*key), gone), (t.departures.insert(), rows)]
         return [(stmt, rows) for stmt, rows in writes if rows]

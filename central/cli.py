@@ -141,6 +141,9 @@ def serve(
 
     Liaisons' tokens cross the network: outside loopback, serve https (--tls-cert/--tls-key)
     or put the service behind a TLS-terminating proxy.
+
+    Each liaison's requests are rate limited (shared by every process on the database):
+    FYCLI_RATE_PULL and FYCLI_RATE_PUSH, BURST/PER_SECOND or off (defaults 300/5 and 120/2).
     """
     import uvicorn
 
@@ -154,11 +157,16 @@ def serve(
         admin_token = _secret_from(admin_token_file, "--admin-token-file")
 
     from central.app import create_app
+    from central.limits import RateLimits
     from central.service import Service
 
     limits = _limits(limit_values)
+    try:
+        rate_limits = RateLimits.from_env()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     db = _open_database(db_url or default_db_url())
-    service = Service(db)
+    service = Service(db, rate_limits=rate_limits)
     created = service.ensure_admin_token(admin_token)
     token_file = admin_token_path()
     try:

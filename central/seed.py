@@ -318,7 +318,9 @@ def _live(ticket_id: str, appeal: dict, unit_id: str, rng: random.Random, now: d
             common["base"] = Base(status=ticket.status, unit_id=ticket.unit_id, epoch=ticket.epoch)
         decision = decide(ticket, action_cls(**common, **fields), actor, at, calendar)
         assert isinstance(decision, Applied), (action_cls, decision)
-        events.extend(decision.events)
+        # Server-made ids carry a ':' (no client-chosen action id may): a liaison's action can
+        # never take a seeded event's id.
+        events.extend(e.model_copy(update={"id": f"seed:{ticket_id}:{seq:02d}"}) for e in decision.events)
         notes.extend(decision.notes)
         return decision.ticket
 

@@ -14,11 +14,12 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -26,9 +27,11 @@ from sqlalchemy.engine import Connection
 
 from central import metrics as metrics_mod
 from central.batch import Batch, Outcome
+from central.limits import Limiter, RateLimits, retry_after
 from central.storage import repo
 from central.storage import tables as t
 from central.storage.engine import Database
+from schemas.actions import AddNote
 from schemas.calendar import HolidayTable, WorkCalendar, beijing_date
 from schemas.enums import Role
 from schemas.ticket import Ticket, liaison_copy
@@ -40,14 +43,22 @@ DEFAULT_PULL_LIMIT = 1000
 #: How old (seconds) the other units' figures behind a liaison's rank may be.
 PEER_FIGURES_TTL = 60.0
 UNIT_KINDS = ("city", "county", "township", "department")
+#: What a pruned rejected action's payload becomes.
+PRUNED_PAYLOAD = '{"pruned":true}'
+#: The earliest ``at`` an admin action may be back-filled to (the platform did not exist before).
+EARLIEST_AT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+#: What a ticket id looks like (``schemas.ticket.TicketId``): anything else is no ticket.
+TICKET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 
 
 class ServiceError(Exception):
     """A refusal the API turns into an ``ErrorBody`` (nothing was changed)."""
 
-    def __init__(self, status: int, error: str, message: str) -> None:
+    def __init__(self, status: int, error: str, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status, self.error, self.message = status, error, message
+        #: Seconds, for a 429: sent as ``Retry-After``.
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -65,62 +76,74 @@ class Liaison:
 # --- cursors ---------------------------------------------------------------------------------
 
 
-def encode_cursor(generation: str, seq: int, fresh_from: int | None = None) -> str:
-    """``fresh_from``: on the pages of a pull that began without a cursor, the counter value its
-    first page saw (see :func:`_fresh_pull_start`)."""
-    fields: dict[str, Any] = {"g": generation, "s": seq}
+#: The largest commit-order number a database column holds (a signed 64-bit integer).
+MAX_SEQ = 2**63 - 1
+
+
+class Cursor(NamedTuple):
+    """A decoded cursor: the server generation, the last commit number the client has, the
+    newest server start stamped below that number when it was issued (None: none was, or a
+    cursor from before boots existed), and, on the pages of a pull that began without a
+    cursor, the counter value its first page saw (see :func:`_cursor_holds`)."""
+
+    generation: str
+    seq: int
+    boot: str | None = None
+    fresh_from: int | None = None
+
+
+def encode_cursor(generation: str, seq: int, boot: str | None = None, fresh_from: int | None = None) -> str:
+    data: dict[str, Any] = {"g": generation, "s": seq}
+    if boot is not None:
+        data["b"] = boot
     if fresh_from is not None:
-        fields["f"] = fresh_from
-    raw = json.dumps(fields, separators=(",", ":")).encode()
+        data["f"] = fresh_from
+    raw = json.dumps(data, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _fresh_pull_start(cursor: str | None) -> int | None:
-    """The ``f`` of a (well-formed, already decoded once) cursor, or None.
+def decode_cursor(cursor: str) -> Cursor:
+    """The cursor's parts; raises ServiceError 422 ``invalid_cursor`` when it is not ours.
 
-    Why a pull from scratch may page on below ``min_retained_seq``: the only history a cursor
-    depends on that prune deletes is scope exits, and the only exits such a pull needs are
-    those of tickets it was sent. Each was in the unit at its page's snapshot, so its exit is
-    numbered above that snapshot's counter, which is at least ``f``. While ``f`` is at or above
-    ``min_retained_seq`` every one of those exits is still kept.
+    ``s`` must be a JSON integer (not ``true``) from 0 to :data:`MAX_SEQ`; whether this server
+    can have issued it (not ahead of its counter, not from before a restore) is the pull's call.
+    A malformed ``f`` is ignored: the cursor is then judged as a plain one.
     """
-    if not cursor:
-        return None
-    with contextlib.suppress(ValueError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
-        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))).get("f")
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
-    return None
-
-
-def decode_cursor(cursor: str) -> tuple[str, int]:
-    """``(generation, seq)``; raises ServiceError 422 ``invalid_cursor`` when it is not ours."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
-        generation, seq = data["g"], data["s"]
-        if not isinstance(generation, str) or not isinstance(seq, int) or seq < 0:
+        generation, seq, boot, fresh = data["g"], data["s"], data.get("b"), data.get("f")
+        if not isinstance(generation, str) or type(seq) is not int or not 0 <= seq <= MAX_SEQ:
             raise ValueError
-        return generation, seq
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        if boot is not None and not isinstance(boot, str):
+            raise ValueError
+        fresh_from = fresh if type(fresh) is int and 0 <= fresh <= MAX_SEQ else None
+        return Cursor(generation, seq, boot, fresh_from)
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
         raise ServiceError(
             422, "invalid_cursor", "the cursor is malformed: pull again without a cursor"
         ) from None
 
 
 def _is_retryable(exc: sa.exc.DBAPIError) -> bool:
-    """Lost races that a fresh attempt resolves: a unique key taken meanwhile, a deadlock, a
-    serialisation failure, SQLite's busy lock."""
-    if isinstance(exc, sa.exc.IntegrityError):
-        return True
+    """Lost races that a fresh attempt resolves: a deadlock, a serialisation failure, SQLite's
+    busy lock (a unique key taken meanwhile: see :meth:`Service.write`)."""
     code = getattr(exc.orig, "sqlstate", None)
     return code in ("40001", "40P01") or "database is locked" in str(exc.orig)
 
 
 class Service:
-    def __init__(self, db: Database, *, clock: Callable[[], dt.datetime] = repo.utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Callable[[], dt.datetime] = repo.utcnow,
+        rate_limits: RateLimits | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
+        #: None: no limits (in-process use); ``fycli serve`` gives ``RateLimits.from_env()``.
+        self.limiter = Limiter(rate_limits, self.write) if rate_limits else None
         self._calendar: tuple[int, WorkCalendar] | None = None
         self._metrics_cache: dict[tuple, list[UnitMetrics]] = {}
         self._own_metrics: dict[tuple, UnitMetrics] = {}
@@ -130,11 +153,26 @@ class Service:
     # --- transactions ------------------------------------------------------------------------
 
     def write(self, work: Callable[[Connection], T], attempts: int = 6) -> T:
-        """Run ``work`` in one write transaction, again from scratch when it lost a race."""
+        """Run ``work`` in one write transaction, again from scratch when it lost a race.
+
+        A unique key taken is retried ONCE (a race with another writer resolves on the second
+        try; the same failure twice is the request's own doing) and then answered 409: the
+        request collides with a stored record, and a retry of the client's changes nothing.
+        A value the database refuses (out of range, a NUL character) is a 422.
+        """
         for attempt in range(attempts):
             try:
                 with self.db.write.begin() as conn:
                     return work(conn)
+            except sa.exc.IntegrityError as exc:
+                if attempt >= 1:
+                    raise ServiceError(
+                        409, "conflict", "the request collides with a stored record (an id is taken): "
+                        "send it with new ids"
+                    ) from exc  # fmt: skip
+            except sa.exc.DataError as exc:
+                raise ServiceError(422, "invalid_request", "a value of the request is out of range or "
+                                   "has a NUL character: fix it and send again") from exc  # fmt: skip
             except sa.exc.DBAPIError as exc:
                 if attempt == attempts - 1 or not _is_retryable(exc):
                     raise
@@ -154,6 +192,16 @@ class Service:
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
+
+    def check_rate(self, liaison: Liaison, budget: str) -> None:
+        """Take one request of the liaison's ``budget`` ("pull" or "push"); a 429 when spent."""
+        if self.limiter is None:
+            return
+        wait = self.limiter.wait_for(budget, liaison.id)
+        if wait is not None:
+            seconds = retry_after(wait)
+            raise ServiceError(429, "rate_limited", f"too many {budget} requests from this liaison: "
+                               f"wait {seconds} s (Retry-After) and try again", retry_after=seconds)  # fmt: skip
 
     # --- facts -------------------------------------------------------------------------------
 
@@ -326,12 +374,17 @@ class Service:
     ) -> dict:
         """Decide a liaison's batch; each action on its own. Returns the PushResponse as a dict
         whose tickets are pre-serialised JSON fragments."""
+        self.check_rate(liaison, "push")
         now = self.clock()
         actor = liaison.actor
 
-        def work(conn: Connection) -> tuple[list[Outcome], int]:
+        def work(conn: Connection) -> tuple[list[Outcome], int, dict[str, str]]:
             batch = Batch(conn, self.work_calendar(conn), remote_addr)
-            batch.prefetch([q.action.ticket_id for q in queued], [q.action.action_id for q in queued])
+            batch.prefetch(
+                [q.action.ticket_id for q in queued],
+                [q.action.action_id for q in queued],
+                [q.action.note_id for q in queued if isinstance(q.action, AddNote)],
+            )
             outcomes = [
                 batch.decide(
                     q.action, actor, now, liaison_id=liaison.id, client_id=client_id, client_seq=q.seq
@@ -339,17 +392,23 @@ class Service:
                 for q in queued
             ]
             acked = _ack(conn, liaison.id, client_id, max((q.seq for q in queued), default=0))
+            left = [o.ticket.id for o in outcomes if o.ticket is not None and not _may_see(o.ticket, liaison)]
+            departed = repo.departed_tickets(conn, left, liaison.unit_id) if left else {}
             batch.flush()  # numbers and commits: the transaction's last statement
-            return outcomes, acked
+            return outcomes, acked, departed
 
-        outcomes, acked = self.write(work)
-        results = [_result(o, liaison) for o in outcomes]
+        outcomes, acked, departed = self.write(work)
+        results = [_result(o, liaison, departed) for o in outcomes]
         return {"results": results, "acked_seq": acked}
 
     def admin_action(self, action: Any, *, at: dt.datetime | None = None, operator: str = "central",
                      remote_addr: str | None = None) -> Outcome:  # fmt: skip
         """Decide one central action (``at``: when it happened, for back-filled history)."""
         now = at or self.clock()
+        earliest, latest = EARLIEST_AT, self.clock() + dt.timedelta(days=1)
+        if not earliest <= now <= latest:
+            raise ServiceError(422, "invalid_request", f"`at` must lie between {earliest.date()} and "
+                               f"tomorrow ({latest.date()}): history is back-filled, not invented")  # fmt: skip
         actor = Actor(Role.CENTRAL, operator)
 
         def work(conn: Connection) -> Outcome:
@@ -357,6 +416,8 @@ class Service:
             target = getattr(action, "unit_id", None)
             if target and not _unit_exists(conn, target):
                 raise ServiceError(404, "not_found", f"no unit {target}: add it first")
+            # A retried call (same action_id) is answered `duplicate`, as a push is.
+            batch.prefetch([action.ticket_id], [action.action_id])
             outcome = batch.decide(action, actor, now)
             batch.flush()
             return outcome
@@ -367,13 +428,20 @@ class Service:
 
     def ticket_json(self, ticket_id: str, liaison: Liaison | None) -> bytes | None:
         """``{"ticket","notes","events"}`` or None when absent or not the liaison's to see."""
+        if liaison is not None:
+            self.check_rate(liaison, "pull")
+        if not TICKET_ID.fullmatch(ticket_id):
+            return None  # no ticket has such an id (and PostgreSQL refuses a NUL in a query)
         with self.snapshot() as conn:
             if liaison is not None:
-                query = sa.select(t.tickets.c.liaison_data).where(t.tickets.c.id == ticket_id)
-                row = conn.execute(query).first()
-                if row is None or not _may_see(Ticket.model_validate_json(row.liaison_data), liaison):
-                    return None
-            bundle = repo.ticket_bundle(conn, ticket_id, masked=liaison is not None)
+                query = sa.select(t.tickets.c.unit_id).where(t.tickets.c.id == ticket_id)
+                if conn.execute(query).scalar() != liaison.unit_id:
+                    # A unit that held it sees it as it was when it left; any other: no ticket.
+                    bundle = repo.departed_bundle(conn, ticket_id, liaison.unit_id)
+                else:
+                    bundle = repo.ticket_bundle(conn, ticket_id, masked=True)
+            else:
+                bundle = repo.ticket_bundle(conn, ticket_id, masked=False)
         if bundle is None:
             return None
         ticket, notes, events = bundle
@@ -412,24 +480,24 @@ class Service:
         client_metrics_etag: str | None,
     ) -> bytes:
         """One PullResponse page, built by joining stored JSON."""
+        self.check_rate(liaison, "pull")
         limit = max(1, min(limit, MAX_PULL_LIMIT))
         with self.snapshot() as conn:
             # One read of the meta facts the page needs (it is on every pull).
             facts = repo.get_metas(conn, "server_id", "min_retained_seq", "calendar_version")
             generation = facts.get("server_id") or ""
             version = int(facts.get("calendar_version") or 0)
-            after = 0
-            fresh_from = None
+            # In this snapshot every number up to the counter is committed (a number is taken
+            # under the counter's row lock, held to commit), and none above it is visible.
             cap = repo.current_seq(conn)
+            after = 0
+            fresh_from: int | None = None
             if cursor:
-                cursor_generation, after = decode_cursor(cursor)
-                fresh_from = _fresh_pull_start(cursor)
-                if fresh_from is not None and not after < fresh_from <= cap:
-                    fresh_from = None  # not a cursor this server issued: judge it as a plain one
-                floor = int(facts.get("min_retained_seq") or 0)
-                expired = 0 < after < floor and (fresh_from is None or fresh_from < floor)
-                # Another generation, or older than the retained scope exits: start afresh.
-                if cursor_generation != generation or expired:
+                given = decode_cursor(cursor)
+                after = given.seq
+                if given.fresh_from is not None and after < given.fresh_from <= cap:
+                    fresh_from = given.fresh_from  # still inside a pull that began from scratch
+                if not _cursor_holds(conn, given, generation, cap, int(facts.get("min_retained_seq") or 0)):
                     return orjson.dumps(
                         {
                             "cursor": encode_cursor(generation, 0),
@@ -442,8 +510,6 @@ class Service:
                             "calendar_version": version,
                         }
                     )
-            # In this snapshot every number up to the counter (cap) is committed (a number is
-            # taken under the counter's row lock, held to commit), and none above it is visible.
             if after == 0:
                 fresh_from = cap  # a pull from scratch: its pages may page on below a later prune
             c = t.tickets.c
@@ -474,7 +540,9 @@ class Service:
             ]
             body: dict[str, Any] = {
                 # Once past where a pull from scratch began, its cursor is a plain one.
-                "cursor": encode_cursor(generation, end, fresh_from if end < (fresh_from or 0) else None),
+                "cursor": encode_cursor(
+                    generation, end, repo.boot_at(conn, end), fresh_from if end < (fresh_from or 0) else None
+                ),
                 "has_more": has_more,
                 "reset": False,
                 "tickets": [orjson.Fragment(r.liaison_data) for r in rows],
@@ -496,8 +564,9 @@ class Service:
         return orjson.dumps(body)
 
     def prune(self, older_than: dt.timedelta, remote_addr: str | None = None) -> dict:
-        """Delete the scope exits written more than ``older_than`` ago. A cursor at or below the
-        newest deleted one is expired from now on: its pull answers ``reset``."""
+        """Delete the scope exits written more than ``older_than`` ago (a cursor at or below the
+        newest deleted one is expired from now on: its pull answers ``reset``), and clear the
+        payloads of the rejected actions decided before then."""
         cutoff = repo.iso(self.clock() - older_than)
         now = self.clock()
 
@@ -511,8 +580,17 @@ class Service:
                 # A cursor equal to `newest` has seen that exit; one below it may have missed it.
                 floor = newest
                 repo.set_meta(conn, "min_retained_seq", str(floor))
-            _audit(conn, now, "admin", "prune", None, {"before": cutoff, "deleted": deleted}, remote_addr)
-            return {"deleted": deleted, "min_retained_seq": floor}
+            # A rejected action's payload is kept for the audit a while, not forever (the
+            # liaison's conflict inbox has its own copy); its row stays: a resend is a duplicate.
+            a = t.actions.c
+            cleared = conn.execute(
+                t.actions.update()
+                .where(a.outcome == "rejected", a.decided_at < cutoff, a.payload != PRUNED_PAYLOAD)
+                .values(payload=PRUNED_PAYLOAD)
+            ).rowcount
+            detail = {"before": cutoff, "deleted": deleted, "payloads_cleared": cleared}
+            _audit(conn, now, "admin", "prune", None, detail, remote_addr)
+            return {"deleted": deleted, "min_retained_seq": floor, "payloads_cleared": cleared}
 
         return self.write(work)
 
@@ -609,6 +687,28 @@ class Service:
             return [r._asdict() for r in conn.execute(query)]
 
 
+def _cursor_holds(conn: Connection, given: Cursor, generation: str, cap: int, min_retained: int) -> bool:
+    """Whether a pull may go on from ``given``; False: the client must start afresh (``reset``).
+
+    Not when it is of another generation (the database was reset), older than the retained
+    scope exits (pruned), ahead of the counter (this database cannot have issued it: restored
+    from a dump taken before it), or when the newest server start below its number is not the
+    one it names (see :func:`repo.boot_at`: only a restore changes that).
+    """
+    if given.generation != generation or given.seq > cap:
+        return False
+    # Why a pull from scratch may page on below ``min_retained_seq``: the only history a cursor
+    # depends on that prune deletes is scope exits, and the only exits such a pull needs are
+    # those of tickets it was sent. Each was in the unit at its page's snapshot, so its exit is
+    # numbered above that snapshot's counter, which is at least ``fresh_from``. While
+    # ``fresh_from`` is at or above ``min_retained`` every one of those exits is still kept.
+    fresh = given.fresh_from
+    from_scratch = fresh is not None and given.seq < fresh <= cap
+    if 0 < given.seq < min_retained and not (from_scratch and fresh >= min_retained):
+        return False
+    return given.boot is None or repo.boot_at(conn, given.seq) == given.boot
+
+
 def _history(conn: Connection, table: sa.Table, unit_id: str, after: int, end: int) -> list[str]:
     """The notes or events (JSON, oldest first) a pull page covering ``(after, end]`` carries.
 
@@ -657,12 +757,17 @@ def _stamped_in(conn: Connection, table: sa.Table, unit_id: str, after: int, end
 
 
 def _may_see(ticket: Ticket, liaison: Liaison) -> bool:
-    """A liaison sees its unit's tickets, and keeps reading the ones it held before."""
-    return ticket.unit_id == liaison.unit_id or liaison.unit_id in ticket.past_units
+    """A liaison sees the current state of its unit's tickets only: a unit that held a ticket
+    before reads it as it left (``ticket_json``), never what happened since."""
+    return ticket.unit_id == liaison.unit_id
 
 
-def _result(o: Outcome, liaison: Liaison) -> dict:
+def _result(o: Outcome, liaison: Liaison, departed: dict[str, str]) -> dict:
+    """A push result. A unit the ticket left gets it as it was when it left (``departed``:
+    where it went, nothing since, no ``changed_by``); a unit that never held it, nothing."""
     visible = o.ticket is not None and _may_see(o.ticket, liaison)
+    left = departed.get(o.ticket.id) if o.ticket is not None and not visible else None
+    ticket = orjson.Fragment(liaison_copy(o.ticket).model_dump_json()) if visible else None
     return {
         "action_id": o.action_id,
         "seq": o.client_seq,
@@ -670,7 +775,7 @@ def _result(o: Outcome, liaison: Liaison) -> dict:
         "original_outcome": o.original_outcome,
         "reason": o.reason.value if o.reason else None,
         "message": o.message,
-        "ticket": orjson.Fragment(liaison_copy(o.ticket).model_dump_json()) if visible else None,
+        "ticket": orjson.Fragment(left) if left is not None else ticket,
         "changed_by": o.changed_by if visible else None,
         "changed_at": o.changed_at.isoformat() if visible and o.changed_at else None,
     }

@@ -11,7 +11,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal, get_args
 
-from pydantic import Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter
 
 from schemas.enums import AppealType, Channel, Complexity, Satisfaction, Status
 from schemas.ticket import (
@@ -41,7 +41,16 @@ class Base(Model):
     epoch: int = Field(ge=0)
 
 
+def _kind_required(schema: dict, _model: type) -> None:
+    """Publish ``kind`` as required: it has a default in Python (so a model is made without
+    naming it), but on the wire it is the discriminator, and the server refuses a body without."""
+    if "kind" in schema.get("properties", {}) and "kind" not in schema.setdefault("required", []):
+        schema["required"].append("kind")
+
+
 class ActionCommon(Model):
+    model_config = ConfigDict(json_schema_extra=_kind_required)
+
     action_id: ActionId = Field(default_factory=new_action_id)
     ticket_id: TicketId
     created_at: dt.datetime = Field(description="When the person made it (client clock, informative).")

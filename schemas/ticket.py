@@ -31,6 +31,9 @@ TicketId = Annotated[
     StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$"),
 ]
 UnitId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+#: A note's or event's id: a client-chosen action/note id (64 at most), or a server-made one
+#: (that id plus a ':' suffix, e.g. a kept reply's ``<action id>:reply``).
+HistoryId = Annotated[str, StringConstraints(min_length=1, max_length=80)]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
 LongText = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
@@ -166,7 +169,7 @@ class Ticket(Model):
 class Note(Model):
     """An append-only handling note, call log or attachment reference. Notes never conflict."""
 
-    id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    id: HistoryId
     ticket_id: TicketId
     kind: str = Field("note", pattern=r"^(note|call|attachment|reply_kept|system)$")
     text: LongText
@@ -178,7 +181,7 @@ class Note(Model):
 class Event(Model):
     """One recorded transition or flag change: the ticket's full history is its events."""
 
-    id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    id: HistoryId
     ticket_id: TicketId
     action: str = Field(description="The action kind that produced it.")
     actor: str
@@ -204,6 +207,13 @@ def mask_phone(phone: str) -> str:
 def mask_name(name: str) -> str:
     """Keep the surname: ``张三丰`` → ``张**``."""
     return name[:1] + "*" * (len(name) - 1) if name else name
+
+
+def masked(ticket: Ticket) -> Ticket:
+    """The ticket with the citizen masked, whatever else (what a unit that held it keeps)."""
+    return ticket.evolve(
+        citizen_phone=mask_phone(ticket.citizen_phone), citizen_name=mask_name(ticket.citizen_name)
+    )
 
 
 def liaison_copy(ticket: Ticket) -> Ticket:

@@ -205,6 +205,12 @@ def decide(
     return _apply(ticket, action, actor, now, calendar, row)
 
 
+def kept_reply_id(action_id: str) -> str:
+    """The id of the note that keeps a refused second reply: server-made, so it carries a ':'
+    that no client-chosen id (:data:`schemas.actions.ActionId`) may — they can never collide."""
+    return f"{action_id}:reply"
+
+
 def _decide_liaison(ticket, action, actor, now, calendar, row) -> Decision:
     # A liaison without a unit holds nothing (``None == None`` must not match a registered ticket).
     held = actor.unit_id is not None and ticket.unit_id == actor.unit_id
@@ -212,6 +218,12 @@ def _decide_liaison(ticket, action, actor, now, calendar, row) -> Decision:
     if not ever_held:
         # Never reveal a ticket of another unit, not even that it exists.
         return Rejected(Reason.NOT_FOUND, f"no ticket {ticket.id}")
+    if not held:
+        # A unit that held it reads it as it left, and adds nothing: not even a note (the unit
+        # holding it now would pull it), nor learns where it went.
+        return Rejected(
+            Reason.REASSIGNED, "the ticket was reassigned away from your unit; it is read-only for you now"
+        )
     if isinstance(action, AddNote):
         return _apply(ticket, action, actor, now, calendar, row)
     if (stale := stale_reason(ticket, action.base, actor.unit_id)) is not None:
@@ -219,7 +231,7 @@ def _decide_liaison(ticket, action, actor, now, calendar, row) -> Decision:
     if ticket.status not in row.from_statuses:
         if isinstance(action, Resolve) and ticket.status in (S.RESOLVED, S.CLOSED, S.ARCHIVED):
             kept = Note(
-                id=f"{action.action_id}-reply",
+                id=kept_reply_id(action.action_id),
                 ticket_id=ticket.id,
                 kind="reply_kept",
                 text=action.reply,

@@ -82,18 +82,19 @@ def test_resolve_offline_vs_reassigned_meanwhile(tmp_path, platform):
     (conflict,) = a.json("conflicts")
     assert conflict["reason"] == "REASSIGNED" and conflict["ticket_id"] == tid
     assert "已联系供电所" in conflict["action_json"]  # the village reply is kept
-    assert conflict["server_ticket"]["unit_id"] == "u2"
+    assert conflict["server_ticket"]["unit_id"] == "u2"  # where it went: as it was when it left
     # Off the working list, but its history stays readable.
     assert tid not in [r["id"] for r in a.json("list")]
     assert tid in [r["id"] for r in a.json("list", "--view", "out_of_scope")]
     assert a.show(tid)["in_scope"] is False
 
-    # Keep the reply as a note: a note from a unit that held the ticket is always accepted.
-    a.run("conflicts", "resolve", conflict["action_id"], "--note")
-    assert a.sync()["applied"] == 1
-    assert a.json("conflicts") == []
-    notes = platform.ticket(tid)["notes"]
-    assert any("已联系供电所" in n["text"] for n in notes)
+    # Kept as a note? A unit the ticket left adds nothing to it (SPEC §8: read-only): the
+    # note is refused too, and the reply stays in the inbox.
+    refused = a.run("conflicts", "resolve", conflict["action_id"], "--note", code=1)
+    assert "REASSIGNED" in refused.output  # refused here already, as the server would
+    (again,) = a.json("conflicts")
+    assert again["reason"] == "REASSIGNED" and "已联系供电所" in again["action_json"]
+    assert not any("已联系供电所" in n["text"] for n in platform.ticket(tid)["notes"])
     assert server_ticket(platform, tid)["status"] == "assigned"  # still with u2, untouched
 
 
@@ -171,7 +172,7 @@ def test_accept_vs_urge_is_no_conflict(tmp_path, platform):
     assert_converged(a, platform, tid)
 
 
-def test_note_vs_anything_is_no_conflict(tmp_path, platform):
+def test_note_vs_anything_but_a_move_away_is_no_conflict(tmp_path, platform):
     t1, t2, t3 = platform.register_and_assign("u1", 3)
     a = Liaison(tmp_path, platform, "u1", "a")
     a.sync()
@@ -183,15 +184,19 @@ def test_note_vs_anything_is_no_conflict(tmp_path, platform):
     platform.act(t1, "reassign", unit_id="u2")  # moved away
     platform.act(t2, "escalate", comment="提级调度")  # flagged
     a.run("close", t3, "--reply", "已处理")
-    a.sync()
+    # A flag or a reopening is no conflict for a note; a ticket moved away is: the unit it left
+    # reads it as it left and adds nothing (SPEC §8), so t1's two notes wait in the inbox.
+    report = a.sync(code=EXIT_CONFLICTS)
+    assert report["rejected"] == 2 and report["conflicts"] == 2
     platform.act(t3, "reject_reply", reason="请补充处理照片")  # reopened
     a.run("note", t3, "--text", "已补充照片")
-    report = a.sync()
-    assert report["rejected"] == 0 and report["conflicts"] == 0
-    for tid in (t1, t2, t3):
+    report = a.sync(code=EXIT_CONFLICTS)  # the two from before are still to look at
+    assert report["rejected"] == 0 and report["applied"] == 1
+    assert sorted((c["ticket_id"], c["reason"]) for c in a.json("conflicts")) == [(t1, "REASSIGNED")] * 2
+    for tid in (t2, t3):
         texts = [n["text"] for n in platform.ticket(tid)["notes"]]
         assert any("已电话联系反映人" in t for t in texts), tid
-    assert any("回访电话" in n["text"] and n["kind"] == "call" for n in platform.ticket(t1)["notes"])
+    assert platform.ticket(t1)["notes"] == []
     assert any("已补充照片" in n["text"] for n in platform.ticket(t3)["notes"])
 
 

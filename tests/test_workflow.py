@@ -667,7 +667,10 @@ def test_a_liaison_without_a_unit_sees_nothing() -> None:
         assert isinstance(decision, Rejected) and decision.reason is Reason.NOT_FOUND
 
 
-@pytest.mark.parametrize("route", sorted(set(ROUTES) - {"registered"}))
+@pytest.mark.parametrize(
+    "route",
+    sorted(r for r in set(ROUTES) - {"registered"} if drive(r).unit_id == UNIT_A),  # still held
+)
 def test_a_note_is_accepted_whatever_happened_since_its_base(route: str) -> None:
     stale_base = Base(status=Status.ASSIGNED, unit_id=UNIT_A, epoch=1)  # made right after assignment
     ticket = drive(route)
@@ -677,11 +680,12 @@ def test_a_note_is_accepted_whatever_happened_since_its_base(route: str) -> None
     assert (note.unit_id, note.author, note.kind) == (UNIT_A, "王敏", "note")
 
 
-def test_a_note_from_the_unit_it_was_reassigned_away_from_is_accepted() -> None:
+def test_a_note_from_the_unit_it_was_reassigned_away_from_is_refused() -> None:
     ticket = drive("return_granted")
-    assert ticket.unit_id == UNIT_B
+    assert ticket.unit_id == UNIT_B and UNIT_A in ticket.past_units
     decision = _liaison_decides(ticket, "note", Base(status=Status.IN_PROGRESS, unit_id=UNIT_A, epoch=1))
-    assert isinstance(decision, Applied) and len(decision.notes) == 1
+    assert isinstance(decision, Rejected) and decision.reason is Reason.REASSIGNED
+    assert UNIT_B not in decision.message  # the unit it left for is not the old unit's business
 
 
 def test_two_liaisons_of_one_unit_resolving_the_second_reply_is_kept_as_a_note() -> None:

@@ -313,8 +313,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "actor.central": ("12345平台", "the 12345 platform"),
     "conflicts.not_done": ("未执行：{why}", "Not done: {why}"),
     "conflicts.moved_hint": (
-        "工单已改派到其他单位，不能再提交：可转为记录（n）或放弃（d）",
-        "The ticket moved to another unit: keep the text as a note (n) or drop it (d)",
+        "工单已改派到其他单位：不能再提交，也不能转为记录；文字仍保留在此，不再需要时可放弃（d）",
+        "The ticket moved to another unit: it takes neither a re-apply nor a note; the text stays here until you drop it (d)",
     ),
     "conflicts.unknown": ("（未知）", "(unknown)"),
     "conflicts.hint": ("a 重新提交 · n 转为记录 · d 放弃", "a re-apply · n keep as note · d drop"),

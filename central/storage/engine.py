@@ -18,6 +18,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from central.storage import repo
 from central.storage import tables as t
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -171,3 +172,7 @@ def run_migrations(db: Database) -> None:
         for key, value in defaults.items():
             if key not in existing:
                 conn.execute(t.meta.insert().values(key=key, value=value))
+    # A start of its own, after the migrations: a cursor issued before a restore is told apart
+    # from one issued since (see tables.boots).
+    with db.write.begin() as conn:
+        repo.stamp_boot(conn, secrets.token_hex(8), repo.utcnow())

@@ -100,10 +100,14 @@ def _stamp_sql(notes: bool, events: bool, exits: bool) -> str:
                 f"s_{table} AS (UPDATE {table} SET change_seq = n.base - {table}.change_seq FROM n"
                 f" WHERE {table}.ticket_id = ANY(%(tickets)s) AND {table}.change_seq < 0)"
             )
-    if exits:
+    if exits:  # a scope exit always comes with its departure (tables.departures)
         parts.append(
             "s_exits AS (UPDATE scope_exits SET change_seq = n.base - scope_exits.change_seq FROM n"
             " WHERE scope_exits.unit_id = ANY(%(units)s) AND scope_exits.change_seq < 0)"
+        )
+        parts.append(
+            "s_departures AS (UPDATE departures SET history_seq = n.base - departures.history_seq FROM n"
+            " WHERE departures.ticket_id = ANY(%(tickets)s) AND departures.history_seq < 0)"
         )
     return "WITH " + ",\n".join(parts) + "\nSELECT base FROM n"
 
@@ -150,6 +154,30 @@ def stamp_seqs(
 def current_seq(conn: Connection) -> int:
     """The highest committed commit-order number (every smaller one is committed too)."""
     return conn.execute(sa.select(t.counter.c.v).where(t.counter.c.id == 1)).scalar_one()
+
+
+def stamp_boot(conn: Connection, boot_id: str, now: dt.datetime) -> int:
+    """Record a server start at the counter's current value (returned), read under the
+    counter's row lock: no number is taken while the start is not yet committed."""
+    query = sa.select(t.counter.c.v).where(t.counter.c.id == 1)
+    if conn.dialect.name != "sqlite":  # SQLite: BEGIN IMMEDIATE already serialises writers
+        query = query.with_for_update()
+    seq = conn.execute(query).scalar_one()
+    conn.execute(t.boots.insert().values(start_seq=seq, id=boot_id, started_at=iso(now)))
+    return seq
+
+
+def boot_at(conn: Connection, seq: int) -> str | None:
+    """The id of the newest server start stamped BELOW ``seq`` (None: none was).
+
+    Strictly below: a start committed after a cursor for ``seq`` was issued read a counter at
+    or above ``seq`` (it waits for every writer before it, and they for it), so it never
+    changes this answer — only a restore, whose next start stamps a number the lost timeline
+    had handed out, does.
+    """
+    b = t.boots.c
+    query = sa.select(b.id).where(b.start_seq < seq).order_by(b.start_seq.desc(), b.id.desc()).limit(1)
+    return conn.execute(query).scalar()
 
 
 # --- tickets ---------------------------------------------------------------------------------
@@ -253,6 +281,7 @@ class StoredTicket:
     ticket: Ticket
     scope_since: int
     changed_by: str | None
+    change_seq: int = 0
 
 
 def load_tickets(conn: Connection, ids: Iterable[str], *, lock: bool) -> dict[str, StoredTicket]:
@@ -262,7 +291,11 @@ def load_tickets(conn: Connection, ids: Iterable[str], *, lock: bool) -> dict[st
     for part in chunks(wanted):
         query = (
             sa.select(
-                t.tickets.c.liaison_data, t.tickets.c.citizen, t.tickets.c.scope_since, t.tickets.c.changed_by
+                t.tickets.c.liaison_data,
+                t.tickets.c.citizen,
+                t.tickets.c.scope_since,
+                t.tickets.c.changed_by,
+                t.tickets.c.change_seq,
             )
             .where(t.tickets.c.id.in_(part))
             .order_by(t.tickets.c.id)
@@ -271,7 +304,7 @@ def load_tickets(conn: Connection, ids: Iterable[str], *, lock: bool) -> dict[st
             query = query.with_for_update()
         for row in conn.execute(query):
             ticket = full_ticket(row.liaison_data, row.citizen)
-            found[ticket.id] = StoredTicket(ticket, row.scope_since, row.changed_by)
+            found[ticket.id] = StoredTicket(ticket, row.scope_since, row.changed_by, row.change_seq)
     return found
 
 
@@ -292,6 +325,36 @@ def ticket_bundle(
     ).scalars()
     ticket = row.liaison_data if masked else full_json(row.liaison_data, row.citizen)
     return ticket, list(notes), list(events)
+
+
+def departed_tickets(conn: Connection, ticket_ids: Sequence[str], unit_id: str) -> dict[str, str]:
+    """Ticket id → the JSON of the ticket as it was when it left ``unit_id`` (those that did)."""
+    d = t.departures.c
+    found: dict[str, str] = {}
+    for part in chunks(sorted(set(ticket_ids))):
+        query = sa.select(d.ticket_id, d.data).where(d.unit_id == unit_id, d.ticket_id.in_(part))
+        found.update({row.ticket_id: row.data for row in conn.execute(query)})
+    return found
+
+
+def departed_bundle(
+    conn: Connection, ticket_id: str, unit_id: str
+) -> tuple[str, list[str], list[str]] | None:
+    """What ``unit_id`` may read of a ticket it held and no longer does: the ticket as it was
+    when it left (just reassigned away, masked) and the notes and events up to then (None: it
+    never held it, or it left before departures were recorded — its replica keeps its copy)."""
+    d = t.departures.c
+    row = conn.execute(
+        sa.select(d.data, d.history_seq).where(d.ticket_id == ticket_id, d.unit_id == unit_id)
+    ).first()
+    if row is None:
+        return None
+    history = []
+    for table in (t.notes, t.events):
+        c = table.c
+        query = sa.select(c.data).where(c.ticket_id == ticket_id, c.change_seq <= row.history_seq)
+        history.append(list(conn.execute(query.order_by(c.seq)).scalars()))
+    return row.data, history[0], history[1]
 
 
 # --- calendar --------------------------------------------------------------------------------

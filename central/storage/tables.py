@@ -108,7 +108,7 @@ notes = sa.Table(
     "notes",
     metadata,
     sa.Column("seq", BigId, primary_key=True, autoincrement=True),
-    sa.Column("id", sa.String(64), nullable=False, unique=True),
+    sa.Column("id", sa.String(80), nullable=False, unique=True),
     sa.Column("ticket_id", sa.String(40), nullable=False),
     sa.Column("change_seq", sa.BigInteger, nullable=False),
     sa.Column("data", sa.Text, nullable=False),
@@ -123,7 +123,7 @@ events = sa.Table(
     "events",
     metadata,
     sa.Column("seq", BigId, primary_key=True, autoincrement=True),
-    sa.Column("id", sa.String(64), nullable=False, unique=True),
+    sa.Column("id", sa.String(80), nullable=False, unique=True),
     sa.Column("ticket_id", sa.String(40), nullable=False),
     sa.Column("change_seq", sa.BigInteger, nullable=False),
     sa.Column("action", sa.String(64), nullable=False),
@@ -200,4 +200,40 @@ audit = sa.Table(
     sa.Column("remote_addr", sa.String(64), nullable=True),
     sa.Column("detail", sa.Text, nullable=True),
     sa.Index("ix_audit_at", "at"),
+)
+
+#: Every start of a server process on this database, stamped with the counter's value then
+#: (``start_seq``). A cursor names the newest start below its number; a database restored from
+#: a dump lacks the starts after the dump, and a new start on it stamps a number that cursors
+#: of the lost timeline are above, so such a cursor is recognised and answered ``reset`` (see
+#: ``repo.boot_at`` and ``service._cursor_holds``).
+boots = sa.Table(
+    "boots",
+    metadata,
+    sa.Column("start_seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("started_at", sa.String(40), nullable=False),
+)
+
+#: A ticket as it was when it left ``unit_id`` (the state the move left it in — nothing of the
+#: new unit's work — masked): what that unit may still read. ``history_seq``: the commit number
+#: of the move; the history up to it is what that unit may read.
+#: Never pruned (unlike scope exits); a ticket that leaves the same unit again overwrites it.
+departures = sa.Table(
+    "departures",
+    metadata,
+    sa.Column("ticket_id", sa.String(40), primary_key=True),
+    sa.Column("unit_id", sa.String(64), primary_key=True),
+    sa.Column("history_seq", sa.BigInteger, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+)
+
+#: Per-liaison token buckets of the rate limits, shared by every server process of a
+#: deployment (``central.limits``). ``key`` is ``<budget>:<liaison id>``.
+rate_buckets = sa.Table(
+    "rate_buckets",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
 )

@@ -194,6 +194,7 @@ def test_two_server_processes_on_one_database_behave_as_one(tmp_path, pg_url: st
                 answers = [
                     f.result() for f in [pool.submit(c.post, "/v1/sync/push", json=batch) for c in (c1, c2)]
                 ]
+            assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
             outcomes = [[r["outcome"] for r in a.json()["results"]] for a in answers]
             for i in range(len(ids)):
                 assert sorted(o[i] for o in outcomes) == ["applied", "duplicate"]

@@ -81,8 +81,8 @@ async def settle(pilot) -> None:
 
 async def step(pilot, rng: random.Random, n: int) -> None:
     from textual.widgets import Input, TextArea
-
     from tui.screens.dialogs.confirm import ConfirmDialog
+
     from tui.screens.dialogs.outcome import OutcomeDialog
 
     app = pilot.app

@@ -129,7 +129,7 @@ async def choose_conflict(pilot, inbox: ConflictsScreen, kind: str) -> None:
     assert inbox.current is not None and inbox.current.kind == kind
 
 
-async def test_background_sync_surfaces_refusals_then_keep_the_reply_as_a_note(township):
+async def test_background_sync_surfaces_refusals_and_a_moved_ticket_takes_no_note(township):
     server, path, runner, ids = township
     # no undo window: the background sync sends the reply at once (the window has its own tests)
     app = make_app(path, clock=None, sync_runner=runner, undo_grace=0)
@@ -151,30 +151,29 @@ async def test_background_sync_surfaces_refusals_then_keep_the_reply_as_a_note(t
         assert str(tab.label).endswith(" 1"), tab.label  # one ticket in conflict
 
         # One conflict for the one thing the liaison did (the sign-for the close needed is
-        # folded into it): re-applying cannot work on a ticket that moved away, the screen says
-        # what can; keeping the reply as a note settles it.
+        # folded into it). Neither re-applying nor keeping the reply as a note can work on a
+        # ticket that moved away: a unit the ticket left adds nothing to it (SPEC §8). The
+        # screen says so, and the reply stays in the inbox until dropped: nothing lost.
         await pilot.press("x")
         await settle(pilot)
         inbox = app.screen
         assert isinstance(inbox, ConflictsScreen) and [c.kind for c in inbox.items] == ["resolve"]
         assert inbox.items[0].ticket_id == target
         await choose_conflict(pilot, inbox, "resolve")
-        await pilot.press("a")
+        for key in ("a", "n"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert [c.kind for c in inbox.items] == ["resolve"], (notifications(app), app.sync_status)
+            assert app.sync_status.unsent == 0, key
+            hint = notifications(app)[-1]
+            assert "不能再提交，也不能转为记录" in hint and "转为记录（n）" not in hint, hint
+        await pilot.press("d")
         await settle(pilot)
-        assert [c.kind for c in inbox.items] == ["resolve"], (notifications(app), app.sync_status)
-        assert any("转为记录（n）" in text for text in notifications(app)), notifications(app)
-        await pilot.press("n")
-        await settle(pilot)
-        assert inbox.items == [] and app.sync_status.conflicts == 0 and app.sync_status.unsent == 1
-
-        await pilot.press("escape", "r")
-        await settle(pilot)
-        assert isinstance(app.screen, OutcomeDialog)
-        assert [(line.ticket_id, line.ok) for line in app.screen.lines] == [(target, True)]
+        assert inbox.items == [] and app.sync_status.conflicts == 0 and app.sync_status.unsent == 0
 
     on_server = server.ticket(target)
     assert on_server["ticket"]["unit_id"] == "t2"
-    assert any(REPLY in note["text"] for note in on_server["notes"]), on_server["notes"]
+    assert not any(REPLY in note["text"] for note in on_server["notes"]), on_server["notes"]
 
 
 async def test_reapply_a_reply_refused_because_the_platform_sent_a_reply_back(township):

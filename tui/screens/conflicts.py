@@ -159,9 +159,10 @@ class ConflictsScreen(Screen):
         current = self.current
         if current is None:
             return
-        if how == "reapply" and self._moved_away(current):
+        if how in ("reapply", "note") and self._moved_away(current):
             # The replica keeps an out-of-scope ticket as it last had it, so its own rule would
-            # queue this again; the server would only refuse it once more.
+            # queue this again; the server would only refuse it once more (a unit the ticket
+            # left adds nothing to it, not even a note). The text stays in the inbox.
             t = self.app.t  # type: ignore[attr-defined]
             text = t("conflicts.not_done", why=t.reason(Reason.REASSIGNED)) + "\n" + t("conflicts.moved_hint")
             self.notify(text, severity="error", timeout=8)
