@@ -27,21 +27,9 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from tests.conftest import require_pg
 from tests.servers import CentralServer, fresh_pg_database
 
-FUZZ_EXAMPLES = int(os.environ.get("FYCLI_FUZZ_EXAMPLES", "12"))
+FUZZ_EXAMPLES = int(os.environ.get("FYCLI_FUZZ_EXAMPLES", "20"))
 BUDGET_SECONDS = float(os.environ.get("FYCLI_FUZZ_SECONDS", "120"))
 LEFT_OUT = {("POST", "/v1/admin/seed")}
-#: Failure classes another change of issue 10 (finding 3: server errors) is fixing. While one of
-#: these is all that is found the test is an expected failure that lists them; any other class
-#: fails it. Empty this once that change is merged.
-KNOWN_ELSEWHERE = {
-    ("GET /v1/admin/metrics", 500),  # month=0000-01 / 9999-12: ValueError
-    ("POST /v1/admin/prune", 500),  # older_than_days=7e307: OverflowError
-    ("POST /v1/admin/tickets", 500),  # at=0389-05-26…, a re-sent action_id: IntegrityError (60 examples)
-    # PostgreSQL refuses a NUL byte in text (DataError), as in GET /v1/tickets/a%00b:
-    ("POST /v1/admin/liaisons", 500),  # a NUL in name
-    ("GET /v1/admin/liaisons", 500),  # a NUL in unit_id
-    ("GET /v1/admin/tickets", 500),  # a NUL in unit_id / status
-}
 
 
 @dataclass(frozen=True)
@@ -121,9 +109,6 @@ def test_no_server_errors_and_every_response_on_its_schema(tmp_path, db_url):
             findings += _fuzz(operation, label, server.url, roles)
         unique = {(f.role, f.operation, f.status, f.what): f for f in findings}
         report = "\n".join(str(f) for f in unique.values())
-        new = [f for f in unique.values() if (f.operation, f.status) not in KNOWN_ELSEWHERE]
-        assert not new, f"{len(unique)} failure classes:\n{report}"
-        if unique:
-            pytest.xfail(f"only the failure classes being fixed elsewhere (issue 10, finding 3):\n{report}")
+        assert not unique, f"{len(unique)} failure classes:\n{report}"
         if not_fuzzed:
             pytest.fail(f"the {BUDGET_SECONDS:.0f} s budget ran out before: {', '.join(not_fuzzed)}")
