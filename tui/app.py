@@ -18,12 +18,14 @@ from typing import Protocol
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from local_db.api import LocalResult, TicketQuery
 from local_db.replica import Replica
+from schemas.terminal import safe, safe_text
 from tui.core import bulk
 from tui.core.bulk import BulkPlan
 from tui.core.config import AppConfig
@@ -139,6 +141,21 @@ class FycliApp(App):
 
     def on_unmount(self) -> None:
         self.gateway.close()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast (screens' too: theirs call this) shows its text as text: a server's
+        message may hold an escape sequence or look like markup (``[b]``); neither is obeyed."""
+        super().notify(
+            safe_text(message), title=safe(title), severity=severity, timeout=timeout, markup=markup
+        )
 
     def key_of(self, binding_id: str, default: str) -> str:
         """The key the user presses for ``binding_id`` now (their keymap, else the default)."""
