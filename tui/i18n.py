@@ -230,6 +230,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "outcome.noop": ("无需操作：已完成，未加入待发送", "nothing to do: already done; nothing queued"),
     "outcome.ok": ("已保存，待发送", "saved, waiting to send"),
+    "outcome.kept_as_note": (
+        "已办结：这条答复已改存为便签，待发送",
+        "already resolved: the reply was kept as a note instead, waiting to send",
+    ),
+    "outcome.title_local_kept": (
+        "执行结果：已保存 {ok}，改存为便签 {kept}，无需操作 {noop}，未执行 {failed}",
+        "Result: {ok} saved, {kept} kept as a note, {noop} nothing to do, {failed} not done",
+    ),
     "outcome.failed": ("未执行", "not done"),
     "outcome.close_hint": ("Esc/回车 关闭", "Esc/Enter to close"),
     "notify.queued": ("{action}：{n} 件已保存，待发送", "{action}: {n} saved, waiting to send"),
@@ -249,6 +257,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "notify.queued_grace": (
         "{action}：{n} 件已保存，{s} 秒后发送（{press} 撤销）",
         "{action}: {n} saved, sent in {s} s ({press} undoes)",
+    ),
+    "notify.kept_as_note": (
+        "{action} {id}：该工单已办结，未再次办结；这条答复已改存为便签，待发送",
+        "{action} {id}: already resolved, not resolved again; the reply was kept as a note instead, "
+        "waiting to send",
     ),
     "notify.noop": (
         "{action} {id}：无需操作，已完成，未加入待发送",
