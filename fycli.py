@@ -34,6 +34,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+# Stored text is shown through these (shared with the app: tui/ escapes the same way).
+from schemas.terminal import safe as safe
+from schemas.terminal import safe_text as safe_text
+
 # The codes a sync error carries are defined once, beside the errors (a tiny module, no imports).
 from sync.errors import EXIT_AUTH as EXIT_AUTH
 from sync.errors import EXIT_BUSY as EXIT_BUSY
@@ -194,21 +198,6 @@ def emit_json(value: Any) -> None:
 
 #: DEL and C1 controls as JSON escapes (they can only occur inside JSON strings).
 _JSON_C1_ESCAPES = {c: f"\\u{c:04x}" for c in range(0x7F, 0xA0)}
-#: Control characters as visible escapes (``\x1b``): text from the server or an older
-#: replica never reaches the terminal raw. Newline and tab are kept in multi-line text.
-_CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))}
-_TEXT_ESCAPES = {k: v for k, v in _CONTROL_ESCAPES.items() if k not in (0x09, 0x0A)}
-
-
-def safe(text: object) -> str:
-    """One line of stored text fit for the terminal: every control character escaped."""
-    return str(text).translate(_CONTROL_ESCAPES)
-
-
-def safe_text(text: object) -> str:
-    """Multi-line stored text (a description, a note) fit for the terminal: newline and tab
-    kept, every other control character escaped."""
-    return str(text).translate(_TEXT_ESCAPES)
 
 
 def log(message: str) -> None:

@@ -880,15 +880,27 @@ class Replica:
     def pending_count(self) -> int:
         return self._count("SELECT count(*) FROM outbox")
 
-    def mark_sent(self, action_ids: list[str]) -> None:
+    def mark_sent(self, action_ids: list[str]) -> list[str]:
         """Note that these actions are on their way to the server: they can no longer be undone.
 
         The sync engine calls it just before a push; entries stay in the outbox (and are sent
-        again) until :meth:`apply_push_results` has their outcome.
+        again) until :meth:`apply_push_results` has their outcome. Returns the ids that were
+        not marked before (what :meth:`unmark_sent` may take back).
         """
         with self._tx():
+            rows = self._conn.execute(
+                "UPDATE outbox SET sent = 1 WHERE sent = 0 AND action_id IN "
+                "(SELECT value FROM json_each(?)) RETURNING action_id",
+                (orjson.dumps(action_ids).decode(),),
+            ).fetchall()
+        return [action_id for (action_id,) in rows]
+
+    def unmark_sent(self, action_ids: list[str]) -> None:
+        """Undo :meth:`mark_sent` for a push that certainly never left this machine (the
+        connection was refused): the actions are undoable again."""
+        with self._tx():
             self._conn.execute(
-                "UPDATE outbox SET sent = 1 WHERE action_id IN (SELECT value FROM json_each(?))",
+                "UPDATE outbox SET sent = 0 WHERE action_id IN (SELECT value FROM json_each(?))",
                 (orjson.dumps(action_ids).decode(),),
             )
 

@@ -35,6 +35,7 @@ from sync.errors import (
     RequestRefused,
     ServerError,
     ServerUnavailable,
+    SyncError,
     Unreachable,
 )
 
@@ -93,10 +94,19 @@ class RetryPolicy:
 class _Transient(Exception):
     """Internal: this try failed in a way that may pass; ``retry_after`` if the server said."""
 
-    def __init__(self, why: str, *, retry_after: float | None = None, unavailable: bool = False) -> None:
+    def __init__(
+        self,
+        why: str,
+        *,
+        retry_after: float | None = None,
+        unavailable: bool = False,
+        before_send: bool = False,
+    ) -> None:
         super().__init__(why)
         self.retry_after = retry_after
         self.unavailable = unavailable
+        #: The try failed while connecting (refused, connect timeout): nothing was written.
+        self.before_send = before_send
 
 
 class SyncClient:
@@ -237,15 +247,28 @@ class SyncClient:
                 content = gzip.compress(body, compresslevel=6, mtime=0)
                 headers["Content-Encoding"] = "gzip"
         what = f"{method} {path}"
-        if self._http.headers.get("Authorization"):
-            check_transport(self.base_url, allow_insecure_http=self.allow_insecure_http)
+        sent = [False]  # whether any try got past connecting (its bytes may have arrived)
+        try:
+            if self._http.headers.get("Authorization"):
+                check_transport(self.base_url, allow_insecure_http=self.allow_insecure_http)
+            return self._retrying(method, path, params, content, headers, what, sent)
+        except SyncError as exc:
+            exc.nothing_sent = not sent[0]
+            raise
+
+    def _retrying(self, method, path, params, content, headers, what, sent: list[bool]) -> httpx.Response:
+        """:meth:`_request`'s tries; ``sent[0]`` becomes True once a try got past connecting."""
         attempt = 0
         while True:
             attempt += 1
             self._check_deadline(what)
             try:
                 return self._try_once(method, path, params, content, headers, what)
+            except SyncError as exc:  # an answer (refusal, garbage, too slow), or a TLS failure
+                sent[0] = sent[0] or not exc.nothing_sent
+                raise
             except _Transient as failure:
+                sent[0] = sent[0] or not failure.before_send
                 if attempt >= self.retry.attempts:
                     raise self._give_up(failure, what, attempt) from None
                 delay = self.retry.delay(attempt, self._random())
@@ -319,12 +342,16 @@ class SyncClient:
             ) from exc
         except httpx.ConnectError as exc:
             if _is_tls_failure(exc):
-                raise Unreachable(
+                refused = Unreachable(
                     f"cannot verify the TLS certificate of {self.base_url} ({_root_cause(exc)}); "
                     "if the platform uses its own certificate authority, set ca_bundle in the config "
                     "(fycli init --ca-bundle FILE). Your work is kept locally."
-                ) from exc
-            raise _Transient(f"cannot connect: {_root_cause(exc)}") from exc
+                )
+                refused.nothing_sent = True  # the handshake failed: the request was never written
+                raise refused from exc
+            raise _Transient(f"cannot connect: {_root_cause(exc)}", before_send=True) from exc
+        except httpx.ConnectTimeout as exc:  # no connection: no byte of the request was written
+            raise _Transient(f"ConnectTimeout: {_root_cause(exc)}", before_send=True) from exc
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             raise _Transient(f"{type(exc).__name__}: {_root_cause(exc)}") from exc
         self.stats.bytes_received += response.num_bytes_downloaded

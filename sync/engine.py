@@ -175,8 +175,13 @@ def _push_outbox(
         if not batch:
             break
         # From here on the actions may reach the server: they can no longer be undone locally.
-        replica.mark_sent([e.action_id for e in batch])
-        response = client.push(client_id, [(e.seq, e.action_json) for e in batch])
+        newly_sent = replica.mark_sent([e.action_id for e in batch])
+        try:
+            response = client.push(client_id, [(e.seq, e.action_json) for e in batch])
+        except SyncError as exc:
+            if exc.nothing_sent:  # refused before a byte left: certainly not on the server
+                replica.unmark_sent(newly_sent)  # (those an earlier push sent stay as they are)
+            raise
         sent = {e.action_id for e in batch}
         answered = {r.action_id for r in response.results}
         if not sent <= answered:

@@ -18,6 +18,9 @@ class SyncError(Exception):
     """Base of every sync failure. ``exit_code`` is what the command line returns for it."""
 
     exit_code = EXIT_ERROR
+    #: True when no byte of the failed request can have left this machine (every try failed
+    #: to connect): actions it carried certainly did not reach the server.
+    nothing_sent: bool = False
 
 
 class Unreachable(SyncError):

@@ -18,12 +18,14 @@ from typing import Protocol
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from local_db.api import LocalResult, TicketQuery
 from local_db.replica import Replica
+from schemas.terminal import safe, safe_text
 from tui.core import bulk
 from tui.core.bulk import BulkPlan
 from tui.core.config import AppConfig
@@ -139,6 +141,21 @@ class FycliApp(App):
 
     def on_unmount(self) -> None:
         self.gateway.close()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast (screens' too: theirs call this) shows its text as text: a server's
+        message may hold an escape sequence or look like markup (``[b]``); neither is obeyed."""
+        super().notify(
+            safe_text(message), title=safe(title), severity=severity, timeout=timeout, markup=markup
+        )
 
     def key_of(self, binding_id: str, default: str) -> str:
         """The key the user presses for ``binding_id`` now (their keymap, else the default)."""
@@ -356,25 +373,35 @@ class FycliApp(App):
 
     def on_actions_done(self, message: ActionsDone) -> None:
         t = self.t
-        queued = [r for r in message.results if r.ok and r.action_id]
+        # A reply to a ticket already resolved is queued as a note, not as the resolve asked
+        # for: counted and said apart, never as "saved" (the CLI's "kept as a note instead").
+        kept = [r for r in message.results if r.kept_as_note]
+        queued = [r for r in message.results if r.ok and r.action_id and not r.kept_as_note]
         # ok without an action id: already in effect (signed for), nothing was queued
         noop = [r for r in message.results if r.ok and not r.action_id]
         failed = [r for r in message.results if not r.ok]
-        self.remember_undo([r.action_id for r in queued if r.action_id])
+        self.remember_undo([r.action_id for r in queued + kept if r.action_id])
         label = t(f"kind.{message.kind}")
         if message.bulk:
             self.queue_screen.after_bulk([r.ticket_id for r in failed], message.kept_marked)
             lines = [
                 OutcomeLine(r.ticket_id, False, label, self._why(r.reason, r.message)) for r in failed
             ] + [OutcomeLine(r.ticket_id, True, label, t("outcome.noop")) for r in noop]
+            lines += [OutcomeLine(r.ticket_id, True, label, t("outcome.kept_as_note")) for r in kept]
             lines += [OutcomeLine(r.ticket_id, True, label, t("outcome.ok")) for r in queued]
-            title = t("outcome.title_local", ok=len(queued), noop=len(noop), failed=len(failed))
+            counts = {"ok": len(queued), "noop": len(noop), "failed": len(failed)}
+            if kept:
+                title = t("outcome.title_local_kept", kept=len(kept), **counts)
+            else:
+                title = t("outcome.title_local", **counts)
             self.push_screen(OutcomeDialog(title, lines[:OUTCOME_LINES]))
         elif failed:
             self.notify(
                 f"{label} {failed[0].ticket_id}: {self._why(failed[0].reason, failed[0].message)}",
                 severity="error",
             )
+        elif kept and not queued:
+            self.notify(t("notify.kept_as_note", action=label, id=kept[0].ticket_id), severity="warning")
         elif noop:
             self.notify(t("notify.noop", action=label, id=noop[0].ticket_id), severity="warning")
         elif self.sync_runner is not None and self.auto_sync and self.undo_grace > 0:
@@ -390,7 +417,7 @@ class FycliApp(App):
         else:
             self.notify(t("notify.queued", action=label, n=len(queued)))
         self.data_changed()
-        if queued and self.sync_status.connectivity == "online" and self.auto_sync:
+        if (queued or kept) and self.sync_status.connectivity == "online" and self.auto_sync:
             self._sync_when_window_ends()
 
     def _sync_when_window_ends(self) -> None:

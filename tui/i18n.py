@@ -11,6 +11,7 @@ import os
 from typing import Literal
 
 from schemas.enums import Complexity, Reason, Status
+from schemas.terminal import safe, safe_text
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
@@ -229,6 +230,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "outcome.noop": ("无需操作：已完成，未加入待发送", "nothing to do: already done; nothing queued"),
     "outcome.ok": ("已保存，待发送", "saved, waiting to send"),
+    "outcome.kept_as_note": (
+        "已办结：这条答复已改存为便签，待发送",
+        "already resolved: the reply was kept as a note instead, waiting to send",
+    ),
+    "outcome.title_local_kept": (
+        "执行结果：已保存 {ok}，改存为便签 {kept}，无需操作 {noop}，未执行 {failed}",
+        "Result: {ok} saved, {kept} kept as a note, {noop} nothing to do, {failed} not done",
+    ),
     "outcome.failed": ("未执行", "not done"),
     "outcome.close_hint": ("Esc/回车 关闭", "Esc/Enter to close"),
     "notify.queued": ("{action}：{n} 件已保存，待发送", "{action}: {n} saved, waiting to send"),
@@ -248,6 +257,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "notify.queued_grace": (
         "{action}：{n} 件已保存，{s} 秒后发送（{press} 撤销）",
         "{action}: {n} saved, sent in {s} s ({press} undoes)",
+    ),
+    "notify.kept_as_note": (
+        "{action} {id}：该工单已办结，未再次办结；这条答复已改存为便签，待发送",
+        "{action} {id}: already resolved, not resolved again; the reply was kept as a note instead, "
+        "waiting to send",
     ),
     "notify.noop": (
         "{action} {id}：无需操作，已完成，未加入待发送",
@@ -405,6 +419,11 @@ def resolve_lang(explicit: str | None = None) -> Lang:
     return "zh"
 
 
+def _escaped(value: object) -> object:
+    """A value put into a translated string: text with its control characters escaped."""
+    return safe_text(value) if isinstance(value, str) else value
+
+
 class Translator:
     """``t("sync.unsent", n=3)`` → ``待发送 3``. One per app: the language never changes mid-run."""
 
@@ -418,7 +437,8 @@ class Translator:
         except KeyError:
             # A missing key is a bug the i18n test catches; show the key rather than crash a liaison's day.
             return key
-        return text.format(**values) if values else text
+        # A value may be the server's text (a name, an error): never a terminal command.
+        return text.format(**{k: _escaped(v) for k, v in values.items()}) if values else text
 
     def status(self, status: Status | str) -> str:
         return self(f"status.{Status(status).value}")
@@ -438,27 +458,27 @@ class Translator:
         try:
             ch = Channel(channel)
         except ValueError:
-            return channel
+            return safe(channel)
         return ch.label if self.lang == "zh" else ch.value.replace("_", " ")
 
     def category(self, category: str) -> str:
-        return category if self.lang == "zh" else CATEGORY_EN.get(category, category)
+        return safe(category) if self.lang == "zh" else CATEGORY_EN.get(category, safe(category))
 
     def actor(self, name: str | None) -> str:
         """Who did it: the central service's operator "central" reads as the platform."""
         if not name:
             return self("conflicts.unknown")
-        return self("actor.central") if name == "central" else name
+        return self("actor.central") if name == "central" else safe(name)
 
     def server_message(self, message: str | None) -> str:
         """A refusal's detail from the server: its decide() messages are English, so a Chinese
         screen shows only messages written in Chinese (the reason label already says it)."""
         if not message:
             return ""
-        return message if self.lang == "en" or not message.isascii() else ""
+        return safe_text(message) if self.lang == "en" or not message.isascii() else ""
 
     def event(self, action: str) -> str:
-        return self(f"event.{action}") if f"event.{action}" in STRINGS else action
+        return self(f"event.{action}") if f"event.{action}" in STRINGS else safe(action)
 
     def days_left(self, days: int | None) -> str:
         if days is None:

@@ -114,7 +114,14 @@ class FaultyTransport(httpx.BaseTransport):
 class CrashingReplica:
     """The replica, but the process dies before (or after) its ``crash_at``-th sync step."""
 
-    STEPS = {"mark_sent", "apply_push_results", "apply_pull_page_raw", "reset_pulled_state", "set_identity"}
+    STEPS = {
+        "mark_sent",
+        "unmark_sent",
+        "apply_push_results",
+        "apply_pull_page_raw",
+        "reset_pulled_state",
+        "set_identity",
+    }
 
     def __init__(self, replica: Replica, crash_at: int | None, after: bool) -> None:
         self._replica, self._crash_at, self._after, self._n = replica, crash_at, after, 0

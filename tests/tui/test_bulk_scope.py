@@ -23,6 +23,7 @@ from tui.screens.dialogs.bulk_confirm import BulkConfirmDialog
 from tui.screens.dialogs.outcome import OutcomeDialog
 from tui.screens.dialogs.reply import ReplyDialog
 from tui.screens.queue import QueueScreen
+from tui.widgets.queue.ticket_table import TicketTable
 
 pytestmark = pytest.mark.anyio
 
@@ -206,3 +207,67 @@ async def test_a_sign_for_that_does_nothing_says_so(replica_path):
         assert app.sync_status.unsent == 0
     assert [[r.action_id for r in m.results] for m in seen] == [[None, None]]
     assert outbox(replica_path) == []
+
+
+def resolved_locally(path: Path, n: int) -> list[str]:
+    """Resolve the first ``n`` 办理中 tickets in the replica (queued, unsent): a first close."""
+    ids = ids_of(path, TicketQuery(view=View.IN_PROGRESS))[:n]
+    with Replica.open(path, clock=fixed_clock) as r:
+        assert all(res.ok for res in r.resolve(ids, "第一次答复"))
+    return ids
+
+
+async def reply_with_a_template(pilot) -> None:
+    """The first template as the reply (not the first close's reply), then send."""
+    assert isinstance(pilot.app.screen, ReplyDialog)
+    await pilot.press("enter", "ctrl+s")
+    await settle(pilot)
+
+
+async def test_a_second_resolve_kept_as_a_note_says_so(replica_path):
+    """Issue 9 follow-up: a reply to an already resolved ticket is queued as a note; the app
+    said "办结 已保存，待发送" as if the ticket had been resolved with it."""
+    first = resolved_locally(replica_path, 1)
+    app = make_app(replica_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_detail(first[0])
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        await reply_with_a_template(pilot)
+        said = [str(n.message) for n in app._notifications]
+        assert said[-1] == f"办结 {first[0]}：该工单已办结，未再次办结；这条答复已改存为便签，待发送"
+        assert app.sync_status.unsent == 2
+    notes = [e for e in outbox(replica_path) if e.kind == "note"]
+    assert [e.ticket_id for e in notes] == first
+
+
+async def test_a_bulk_second_resolve_lists_the_replies_kept_as_notes(replica_path):
+    first = resolved_locally(replica_path, 2)
+    app = make_app(replica_path, lang="en")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("8")  # 全部
+        await settle(pilot)
+        queue = app.screen
+        assert isinstance(queue, QueueScreen)
+        table = queue.query_one(TicketTable)
+        for _ in range(300):  # down the list, marking the two tickets (space moves on a row)
+            if not set(first) - queue.marks.include:
+                break
+            await pilot.press("space" if table.current.id in first else "down")
+            await settle(pilot)
+        assert queue.marks.include == set(first)
+        await pilot.press("c")
+        await settle(pilot)
+        if isinstance(app.screen, BulkConfirmDialog):
+            await pilot.press("y")
+            await settle(pilot)
+        await reply_with_a_template(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, OutcomeDialog)
+        assert dialog.title_text == "Result: 0 saved, 2 kept as a note, 0 nothing to do, 0 not done"
+        assert [line.result for line in dialog.lines] == [
+            "already resolved: the reply was kept as a note instead, waiting to send"
+        ] * 2

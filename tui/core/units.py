@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from local_db.replica import Replica
+from schemas.terminal import safe
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,7 @@ class UnitNames:
         if unit_id == self.own_id:
             return t("unit.own", name=self.own_name) if self.own_name else t("unit.own_plain")
         if unit_id in self.known:
-            return self.known[unit_id]
+            return safe(self.known[unit_id])  # the server's name for it
         return t("unit.other", id=unit_id)
 
 

@@ -1,7 +1,8 @@
 """``fycli demo``: the one-command tour, on loopback, in a temporary home removed on exit.
 
 1. a central service (the real ``central.app``) in this process, uvicorn in a thread, on a
-   free 127.0.0.1 port, seeded with a township's realistic tickets in every status;
+   free 127.0.0.1 port, with ``fycli serve``'s connection limits, seeded with a township's
+   realistic tickets in every status;
 2. a liaison of that township, a config and a replica in the temporary home, synced through
    a switchable relay (F9 / ctrl+o cuts and restores the network for real);
 3. the central platform acting in a thread while you work;
@@ -19,9 +20,14 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from central.config import ConnectionLimits
 
 DEMO_COUNTY = "颍州区"
 DEMO_TOWNSHIP = "西湖镇"
@@ -34,12 +40,19 @@ def say(text: str) -> None:
 
 
 class EmbeddedCentral:
-    """The central service on a free loopback port, served by uvicorn in a thread."""
+    """The central service on a free loopback port, served by uvicorn in a thread.
 
-    def __init__(self, db_url: str) -> None:
+    Served as ``fycli serve`` serves it: idle, header and body deadlines, a header size limit
+    and a connection cap (central/connections.py), and no X-Forwarded-For believed. ``limits``
+    defaults to serve's defaults; its connection cap is fitted under the open-files limit.
+    """
+
+    def __init__(self, db_url: str, *, limits: ConnectionLimits | None = None) -> None:
         import uvicorn
 
         from central.app import create_app
+        from central.config import ConnectionLimits
+        from central.connections import connection_cap, fd_limit, make_protocol
         from central.service import Service
         from central.storage.engine import open_database
 
@@ -51,7 +64,18 @@ class EmbeddedCentral:
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(128)
         self.port: int = self._sock.getsockname()[1]
-        config = uvicorn.Config(create_app(service=self.service), log_level="error", access_log=False)
+        limits = limits or ConnectionLimits()
+        self.limits = replace(limits, max_connections=connection_cap(limits.max_connections, fd_limit()))
+        config = uvicorn.Config(
+            create_app(service=self.service),
+            log_level="error",
+            access_log=False,
+            http=make_protocol(self.limits),
+            timeout_keep_alive=max(1, round(self.limits.idle_timeout)),
+            limit_concurrency=self.limits.max_connections + 1,  # uvicorn's backstop, as serve's
+            proxy_headers=False,  # nothing proxies the demo: no forwarded address is believed
+            forwarded_allow_ips=[],
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, name="demo-central-http", daemon=True

@@ -16,6 +16,7 @@ from textual.worker import get_current_worker
 
 from local_db.api import Conflict, LocalResult
 from schemas.enums import Reason
+from schemas.terminal import safe_text
 from tui.core.units import UnitNames, unit_names
 from tui.widgets.detail.ticket_view import when
 from tui.widgets.key_bar import KeyBar
@@ -30,7 +31,7 @@ def action_text(conflict: Conflict) -> str:
     for key in ("reply", "text", "reason"):
         if data.get(key):
             extra = f"（{data['days']}）" if key == "reason" and data.get("days") else ""
-            return str(data[key]) + extra
+            return safe_text(data[key]) + extra
     return ""
 
 
@@ -77,7 +78,7 @@ def render_sides(t, c: Conflict, units: UnitNames) -> Table:
     theirs.append(when(c.changed_at) + "\n")
     if st is not None and st.reply:
         theirs.append(f"{t('detail.reply')}：", style="bold")
-        theirs.append(st.reply)
+        theirs.append(safe_text(st.reply))
     grid.add_row(mine, theirs)
     return grid
 

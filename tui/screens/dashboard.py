@@ -19,6 +19,7 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from local_db.api import SyncState, TicketQuery, TicketRow, View
+from schemas.terminal import safe
 from schemas.wire import UnitMetrics
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.queue.ticket_table import urgency_style
@@ -107,7 +108,7 @@ def render_dashboard(t, data: DashboardData) -> Group:
         for row in data.overdue:
             overdue.add_row(
                 row.id,
-                row.title,
+                safe(row.title),
                 t.status(row.status),
                 Text(t.days_left(row.days_left), style=urgency_style(row.days_left)),
             )

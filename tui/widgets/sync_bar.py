@@ -7,6 +7,7 @@ import datetime as dt
 from rich.text import Text
 from textual.widgets import Static
 
+from schemas.terminal import safe
 from tui.core.status import SyncStatus
 
 
@@ -70,7 +71,7 @@ def render_sync_bar(status: SyncStatus, t, now: dt.datetime) -> Text:
         text.append(t("sync.never"), style="dim")
     if status.unit_name:
         text.append(*sep)
-        text.append(status.unit_name, style="dim")
+        text.append(safe(status.unit_name), style="dim")  # the server's names
         if status.liaison_name:
-            text.append(" · " + status.liaison_name, style="dim")
+            text.append(" · " + safe(status.liaison_name), style="dim")
     return text

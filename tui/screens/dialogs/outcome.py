@@ -11,6 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from schemas.terminal import safe
+
 
 @dataclass(frozen=True, slots=True)
 class OutcomeLine:
@@ -31,7 +33,7 @@ class OutcomeDialog(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         t = self.app.t  # type: ignore[attr-defined]
         with Vertical(classes="dialog wide tall"):
-            yield Static(self.title_text, classes="dialog-title", markup=False)
+            yield Static(safe(self.title_text), classes="dialog-title", markup=False)
             table = DataTable(cursor_type="row", zebra_stripes=True, id="outcomes")
             yield table
             yield Static(t("outcome.close_hint"), classes="dialog-hint")
@@ -45,7 +47,9 @@ class OutcomeDialog(ModalScreen[None]):
         # Failures first: they are what the liaison must look at.
         for line in sorted(self.lines, key=lambda x: (x.ok, x.ticket_id)):
             mark = Text("✓", style="green") if line.ok else Text("✗", style="bold red")
-            table.add_row(mark, line.ticket_id, line.what, Text(line.result, style="" if line.ok else "red"))
+            # The result may be the server's own message: escaped, like every text it sends.
+            result = Text(safe(line.result), style="" if line.ok else "red")
+            table.add_row(mark, safe(line.ticket_id), safe(line.what), result)
         table.focus()
 
     def action_close(self) -> None:

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from local_db.api import TicketDetail
 from schemas.calendar import BEIJING
+from schemas.terminal import safe, safe_text
 from tui.core.units import UnitNames
 from tui.i18n import Translator
 from tui.widgets.queue.ticket_table import badge_text, urgency_style
@@ -34,7 +35,7 @@ def flags_line(t: Translator, d: TicketDetail) -> Text:
     if f.listed:
         parts.append((t("detail.listed"), "bold red"))
     if f.escalated:
-        note = f" ({f.escalation_note})" if f.escalation_note else ""
+        note = f" ({safe(f.escalation_note)})" if f.escalation_note else ""
         parts.append((t("detail.escalated") + note, "bold magenta"))
     text = Text()
     if not parts:
@@ -47,6 +48,8 @@ def flags_line(t: Translator, d: TicketDetail) -> Text:
 
 
 def pending_summary(t: Translator, kind: str, action_json: str) -> str:
+    """The unsent action as a person says it, its text escaped (an older fycli may have queued
+    control characters the replica now refuses)."""
     label = t(f"kind.{kind}")
     try:
         data = json.loads(action_json)
@@ -54,15 +57,17 @@ def pending_summary(t: Translator, kind: str, action_json: str) -> str:
         return label
     for key in ("reply", "text", "reason"):
         if data.get(key):
-            return f"{label}：{data[key]}"
+            return f"{label}：{safe_text(data[key])}"
     return label
 
 
 def render_detail(t: Translator, d: TicketDetail, units: UnitNames | None = None) -> RenderableType:
+    """Every text held by the replica is the server's (or an older version's): each is shown
+    through safe()/safe_text(), so an escape sequence in it is seen, never run."""
     tk = d.ticket
     header = Text()
     header.append(f"{tk.id}  ", style="bold")
-    header.append(tk.title, style="bold")
+    header.append(safe(tk.title), style="bold")
     header.append("   ")
     header.append_text(
         badge_text(d.badge, t) if d.badge != "synced" else Text(t("badge.synced"), style="green")
@@ -94,7 +99,10 @@ def render_detail(t: Translator, d: TicketDetail, units: UnitNames | None = None
     )
     facts.add_row(t("detail.left"), left, t("detail.flags"), flags_line(t, d))
     facts.add_row(
-        t("detail.citizen"), f"{tk.citizen_name}  {tk.citizen_phone}", t("detail.address"), tk.address
+        t("detail.citizen"),
+        safe(f"{tk.citizen_name}  {tk.citizen_phone}"),
+        t("detail.address"),
+        safe(tk.address),
     )
     counters = tk.counters
     facts.add_row(
@@ -120,7 +128,7 @@ def render_detail(t: Translator, d: TicketDetail, units: UnitNames | None = None
             "",
         )
     if tk.return_reason:
-        facts.add_row(t("detail.return_reason"), tk.return_reason, "", "")
+        facts.add_row(t("detail.return_reason"), safe_text(tk.return_reason), "", "")
     if tk.extension is not None:
         facts.add_row(
             t("detail.extension"),
@@ -135,13 +143,13 @@ def render_detail(t: Translator, d: TicketDetail, units: UnitNames | None = None
     parts.append(facts)
     parts.append(
         Panel(
-            Text(tk.description or "—"),
+            Text(safe_text(tk.description) or "—"),
             title=t("detail.description"),
             title_align="left",
             border_style="blue",
         )
     )
-    reply = Text(tk.reply) if tk.reply else Text(t("detail.no_reply"), style="dim")
+    reply = Text(safe_text(tk.reply)) if tk.reply else Text(t("detail.no_reply"), style="dim")
     parts.append(Panel(reply, title=t("detail.reply"), title_align="left", border_style="green"))
     if d.pending:
         pending = Text()
@@ -155,8 +163,8 @@ def render_detail(t: Translator, d: TicketDetail, units: UnitNames | None = None
     for i, note in enumerate(d.notes):
         if i:
             notes.append("\n")
-        notes.append(f"{when(note.created_at)}  {note.author}  ", style="dim")
-        notes.append(note.text)
+        notes.append(f"{when(note.created_at)}  {safe(note.author)}  ", style="dim")
+        notes.append(safe_text(note.text))
     if not d.notes:
         notes.append(t("detail.no_notes"), style="dim")
     parts.append(Panel(notes, title=t("detail.notes"), title_align="left", border_style="cyan"))

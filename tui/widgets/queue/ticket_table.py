@@ -29,6 +29,7 @@ from textual.widget import Widget
 
 from local_db.api import TicketRow
 from schemas.enums import Status
+from schemas.terminal import safe
 from tui.core.pager import Window
 from tui.i18n import CATEGORY_EN, Translator
 
@@ -98,13 +99,14 @@ def badge_text(badge: str, t: Translator) -> Text:
 
 
 def row_spans(row: TicketRow, marked: bool, t: Translator) -> list[Spans]:
-    """The row's cells, in COLUMNS order."""
+    """The row's cells, in COLUMNS order. Strips go to the terminal as they are (no Rich Text
+    in between), so the replica's texts are escaped here."""
     return [
         (MARK,) if marked else (),
         ((row.id, "bold" if row.badge != "synced" else ""),),
-        ((row.title, ""),),
+        ((safe(row.title), ""),),
         ((t.category(row.category), ""),),
-        ((row.village, ""),) if row.village else (("—", "dim"),),
+        ((safe(row.village), ""),) if row.village else (("—", "dim"),),
         ((t.status(row.status), ""),),
         ((row.due.strftime("%m-%d") if row.due else "—", ""),),
         ((t.days_left(row.days_left), urgency_style(row.days_left)),),
