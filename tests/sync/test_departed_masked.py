@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from fycli import EXIT_CONFLICTS, EXIT_OK
+from local_db.replica import Replica
+from sync.client import SyncClient
+from sync.engine import sync
 from tests.servers import CentralServer
 from tests.test_cli_e2e import Liaison
 
@@ -55,3 +58,33 @@ def test_a_call_back_ticket_reassigned_away_leaves_no_unmasked_phone_in_the_repl
     assert a.show(tid)["ticket"]["citizen_phone"] == MASKED
     assert PHONE not in _every_value(db)
     assert PHONE.encode() not in _raw_bytes(db)
+
+
+def test_an_open_replica_leaves_no_unmasked_phone_in_its_file_or_wal(
+    tmp_path: Path, central_server: CentralServer
+) -> None:
+    """As the app holds it: one replica open across syncs, so its WAL is not removed at close.
+    Many tickets pulled with it put its page late in the WAL, past what a later small write
+    overwrites; the old page must not stay there, nor in the file's free space."""
+    s = central_server
+    s.add_unit("ua", "王店镇人民政府")
+    s.add_unit("ub", "西湖镇人民政府")
+    tid = "CB-00003"
+    s.register(tid, needs_callback=True, citizen_phone=PHONE)
+    assert s.act(tid, "assign", unit_id="ua")["outcome"] == "applied"
+    s.register_and_assign("ua", 150)
+    token = s.add_liaison("ua", "甲")
+    db = tmp_path / "replica.db"
+    replica = Replica.open(db, create=True)
+    try:
+        with SyncClient(s.url, token) as client:
+            sync(replica, client)
+            assert replica.detail(tid).server_ticket.citizen_phone == PHONE
+            assert s.act(tid, "reassign", unit_id="ub", reason="属西湖镇辖区")["outcome"] == "applied"
+            sync(replica, client)
+        detail = replica.detail(tid)
+        assert (detail.in_scope, detail.server_ticket.citizen_phone) == (False, MASKED)
+        assert PHONE not in _every_value(db)
+        assert PHONE.encode() not in _raw_bytes(db)
+    finally:
+        replica.close()
