@@ -88,3 +88,30 @@ def test_an_open_replica_leaves_no_unmasked_phone_in_its_file_or_wal(
         assert PHONE.encode() not in _raw_bytes(db)
     finally:
         replica.close()
+
+
+def test_a_conflict_kept_while_it_was_ours_is_masked_when_the_ticket_leaves(
+    tmp_path: Path, central_server: CentralServer
+) -> None:
+    """The inbox keeps the server's ticket of a refused action; refused while the ticket was
+    still the unit's (a call back due), it held the phone unmasked — until the ticket left."""
+    s = central_server
+    s.add_unit("ua", "王店镇人民政府")
+    s.add_unit("ub", "西湖镇人民政府")
+    tid = "CB-00004"
+    s.register(tid, needs_callback=True, citizen_phone=PHONE)
+    assert s.act(tid, "assign", unit_id="ua")["outcome"] == "applied"
+    a = Liaison(tmp_path, s, "ua", "甲")
+    a.sync()
+    a.run("accept", tid)  # made on the old epoch: refused once the ticket came back anew
+    for unit in ("ub", "ua"):
+        assert s.act(tid, "reassign", unit_id=unit, reason="调整")["outcome"] == "applied"
+    a.sync(code=EXIT_CONFLICTS)
+    (conflict,) = a.json("conflicts")
+    assert conflict["server_ticket"]["citizen_phone"] == PHONE  # still ours: the call back is due
+    assert s.act(tid, "reassign", unit_id="ub", reason="属西湖镇辖区")["outcome"] == "applied"
+    a.run("sync", code=EXIT_CONFLICTS)  # the refused accept is still in the inbox
+    (conflict,) = a.json("conflicts")
+    assert conflict["server_ticket"]["citizen_phone"] == MASKED
+    (db,) = list(a.dir.rglob("*.db"))
+    assert PHONE not in _every_value(db)
