@@ -100,6 +100,20 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
+def budget_for(path: str) -> str | None:
+    """The rate budget a liaison's request to ``path`` spends ("push", "pull"), or None.
+
+    Pushes have their own budget, so a liaison held back from pulling can still send its
+    work; a ticket read costs what a pull does. Taken at the door (``BodyLimitMiddleware``)
+    before the body is read; the routes take nothing.
+    """
+    if path == "/v1/sync/push":
+        return "push"
+    if path == "/v1/sync/pull" or path.startswith("/v1/tickets/"):
+        return "pull"
+    return None
+
+
 def create_app(
     db_url: str | None = None,
     *,
@@ -124,13 +138,18 @@ def create_app(
     app.add_middleware(GZipMiddleware, minimum_size=512, compresslevel=3)
 
     def at_the_door(token: str | None, path: str) -> Liaison | str:
-        """Who sends a body, from its headers, before the body is read (runs in a worker thread)."""
+        """Who sends a request, from its headers, before any body is read (runs in a worker
+        thread); a liaison's request to a charged path takes its rate token here, the only place."""
         if token is None:
             raise ServiceError(401, "unauthorized", "send Authorization: Bearer <token> (see `fycli init`)")
-        return admin_of(token) if path.startswith("/v1/admin/") else anyone_of(token)
+        found = admin_of(token) if path.startswith("/v1/admin/") else anyone_of(token)
+        budget = budget_for(path)
+        if budget is not None and isinstance(found, Liaison):
+            service.check_rate(found, budget)
+        return found
 
     app.add_middleware(BodyLimitMiddleware, max_compressed=max_compressed, max_decompressed=max_decompressed,
-                       authenticate=at_the_door)  # fmt: skip
+                       authenticate=at_the_door, guarded=lambda path: budget_for(path) is not None)  # fmt: skip
     app.add_middleware(SafeErrorMiddleware)  # outermost of ours: a failure is logged without data
 
     @app.exception_handler(ServiceError)

@@ -3,7 +3,9 @@
 A pure ASGI middleware in front of every route. For a request that carries a body it:
 
 1. **authenticates from the headers alone**, before a byte of the body is read: no token, an
-   unknown one, or a liaison's token on ``/v1/admin/…`` is answered 401/403 at once (the body is
+   unknown one, or a liaison's token on ``/v1/admin/…`` is answered 401/403 at once, and a
+   liaison whose rate budget is spent 429 with ``Retry-After`` (the authenticator takes the
+   token: see ``central/app.py``, ``budget_for``), so a flood costs no inflate and no parse (the body is
    read and dropped only up to :data:`UNAUTHENTICATED_DRAIN`, so a client sending a normal push
    with a revoked token reads its "token revoked"; beyond that the connection is closed);
 2. refuses a ``Content-Length`` over the limit without reading, and stops reading a streamed
@@ -53,8 +55,12 @@ _BODYLESS = ("GET", "HEAD", "OPTIONS")
 _BRACKETS = re.compile(rb"[\[\]{}]")
 
 #: ``authenticate(token or None, path)`` runs in a worker thread (it queries the database) and
-#: returns who the token is, or raises an exception with ``status``, ``error`` and ``message``.
+#: returns who the token is, or raises an exception with ``status``, ``error`` and ``message``
+#: (and ``retry_after``, seconds, for a 429).
 Authenticate = Callable[[str | None, str], Any]
+#: ``guarded(path)``: whether a request WITHOUT a body to ``path`` also meets the door (the
+#: paths that spend a rate budget), so every charged request is charged here and only here.
+Guarded = Callable[[str], bool]
 
 
 def error_response(status: int, error: str, message: str, detail: list | None = None) -> tuple[int, bytes]:
@@ -103,11 +109,13 @@ class BodyLimitMiddleware:
         max_compressed: int = MAX_COMPRESSED,
         max_decompressed: int = MAX_DECOMPRESSED,
         authenticate: Authenticate | None = None,
+        guarded: Guarded | None = None,
     ):
         self.app = app
         self.max_compressed = max_compressed
         self.max_decompressed = max_decompressed
         self.authenticate = authenticate
+        self.guarded = guarded
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -119,16 +127,19 @@ class BodyLimitMiddleware:
             or (declared not in ("", "0"))
             or ("transfer-encoding" in headers)
         )
-        if not has_body:
+        guarded = self.guarded is not None and self.guarded(scope["path"])
+        if not has_body and not guarded:
             return await self.app(scope, receive, send)
         if self.authenticate is not None:
             refusal = await self._authenticate(scope, headers)
             if refusal is not None:
-                status, error, message = refusal
+                status, error, message, retry = refusal
                 if declared.isdigit() and int(declared) > UNAUTHENTICATED_DRAIN:
-                    return await _refuse(send, status, error, message, close=True)
+                    return await _refuse(send, status, error, message, close=True, retry_after=retry)
                 drained = await _drain(receive, UNAUTHENTICATED_DRAIN)
-                return await _refuse(send, status, error, message, close=not drained)
+                return await _refuse(send, status, error, message, close=not drained, retry_after=retry)
+        if not has_body:
+            return await self.app(scope, receive, send)
         encoding = headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("identity", "gzip", ""):
             return await _refuse(
@@ -187,8 +198,9 @@ class BodyLimitMiddleware:
 
         return await self.app(scope, replay, send)
 
-    async def _authenticate(self, scope, headers: dict[str, str]) -> tuple[int, str, str] | None:
-        """Who sends this body, from its headers only; the refusal (status, error, message) if nobody."""
+    async def _authenticate(self, scope, headers: dict[str, str]) -> tuple[int, str, str, int | None] | None:
+        """Who sends this request, from its headers only; the refusal (status, error, message,
+        Retry-After or None) if nobody, or a liaison out of budget."""
         header = headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         token = token.strip() if scheme.lower() == "bearer" else ""
@@ -198,7 +210,7 @@ class BodyLimitMiddleware:
             status = getattr(exc, "status", None)
             if status is None:
                 raise
-            return status, exc.error, exc.message
+            return status, exc.error, exc.message, getattr(exc, "retry_after", None)
         scope.setdefault("state", {})["fycli_principal"] = (token, principal)
         return None
 
@@ -239,11 +251,15 @@ async def _drain(receive: Callable[[], Awaitable[dict]], limit: int) -> bool:
     return False
 
 
-async def _refuse(send, status: int, error: str, message: str, *, close: bool = False) -> None:
+async def _refuse(
+    send, status: int, error: str, message: str, *, close: bool = False, retry_after: int | None = None
+) -> None:
     _, body = error_response(status, error, message)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 401:
         headers.append((b"www-authenticate", b"Bearer"))
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
     if close:  # the rest of the body is not read: say so, and uvicorn closes after the answer
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})

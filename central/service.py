@@ -373,8 +373,8 @@ class Service:
         self, liaison: Liaison, client_id: str, queued: list[QueuedAction], remote_addr: str | None = None
     ) -> dict:
         """Decide a liaison's batch; each action on its own. Returns the PushResponse as a dict
-        whose tickets are pre-serialised JSON fragments."""
-        self.check_rate(liaison, "push")
+        whose tickets are pre-serialised JSON fragments. (Its rate token is taken at the
+        HTTP door, before the body is read: ``central/app.py``.)"""
         now = self.clock()
         actor = liaison.actor
 
@@ -428,8 +428,6 @@ class Service:
 
     def ticket_json(self, ticket_id: str, liaison: Liaison | None) -> bytes | None:
         """``{"ticket","notes","events"}`` or None when absent or not the liaison's to see."""
-        if liaison is not None:
-            self.check_rate(liaison, "pull")
         if not TICKET_ID.fullmatch(ticket_id):
             return None  # no ticket has such an id (and PostgreSQL refuses a NUL in a query)
         with self.snapshot() as conn:
@@ -479,8 +477,7 @@ class Service:
         client_calendar_version: int | None,
         client_metrics_etag: str | None,
     ) -> bytes:
-        """One PullResponse page, built by joining stored JSON."""
-        self.check_rate(liaison, "pull")
+        """One PullResponse page, built by joining stored JSON (rate taken at the HTTP door)."""
         limit = max(1, min(limit, MAX_PULL_LIMIT))
         with self.snapshot() as conn:
             # One read of the meta facts the page needs (it is on every pull).

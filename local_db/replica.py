@@ -88,6 +88,7 @@ from schemas.ticket import (
     Ticket,
     describe_character,
     first_control_character,
+    masked,
 )
 from schemas.wire import ActionResult, Me, PullResponse, UnitMetrics
 from schemas.workflow import Actor, Applied, base_of, decide
@@ -225,6 +226,9 @@ class Replica:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA cache_size = -32000")
             conn.execute("PRAGMA temp_store = MEMORY")
+            # A ticket that left our scope has its citizen masked (_mask_departed): the old,
+            # unmasked row must not linger in a freed part of a page either.
+            conn.execute("PRAGMA secure_delete = ON")
             if (version or 0) < SCHEMA_VERSION:
                 migrate(conn, version or 0)
             replica = cls(path, conn, clock or _utcnow)
@@ -269,6 +273,7 @@ class Replica:
                 if is_locked(e):
                     raise locked_error(self.path) from e
                 raise
+            self._masked_since_checkpoint = False
             try:
                 yield self._conn
             except BaseException:
@@ -276,6 +281,12 @@ class Replica:
                 raise
             self._conn.execute("COMMIT")
             self._writes += 1
+            if self._masked_since_checkpoint:
+                # The unmasked state is still in old WAL frames: fold them into the file (its
+                # freed space zeroed by secure_delete) and empty the WAL. Best effort: a reader
+                # holding an old snapshot delays it to a later checkpoint.
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._masked_since_checkpoint = False
 
     # -- meta -----------------------------------------------------------------------------
     def _meta(self, key: str) -> str | None:
@@ -960,7 +971,7 @@ class Replica:
                             doc,
                             (result.reason or Reason.INVALID).value,
                             f"{FOLDED_PREFIX}{group_id}: {message}" if folded else message,
-                            result.ticket.model_dump_json() if result.ticket is not None else None,
+                            self._conflict_ticket_json(result.ticket),
                             result.changed_by,
                             _iso(result.changed_at),
                             now,
@@ -977,6 +988,46 @@ class Replica:
             if acked_seq is not None:
                 self._set_meta(acked_seq=max(acked_seq, int(self._meta("acked_seq") or 0)))
             self._refresh(touched)
+
+    def _conflict_ticket_json(self, ticket: Ticket | None) -> str | None:
+        """The server's ticket a conflict keeps: masked when it left our unit (as the server
+        itself shows a unit a ticket it left)."""
+        if ticket is None:
+            return None
+        unit = self._meta("unit_id")
+        if unit is not None and ticket.unit_id != unit:
+            self._masked_since_checkpoint = True
+            return masked(ticket).model_dump_json()
+        return ticket.model_dump_json()
+
+    def _mask_departed(self, ticket_ids: list[str]) -> None:
+        """Mask the citizen of tickets that left our scope (inside a tx), in their stored server
+        state and in the conflicts that keep it, with the server's own rule
+        (``schemas.ticket.masked``, what a past unit is shown): a call-back ticket's phone was
+        held unmasked while it was ours, and must not stay on this PC once it is not."""
+        if not ticket_ids:
+            return
+        c = self._conn
+        rows = c.execute(
+            "SELECT t.rid, d.json, s.text FROM tickets t JOIN docs d ON d.rid = t.rid "
+            "JOIN search s ON s.rid = t.rid WHERE t.id IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(ticket_ids).decode(),),
+        ).fetchall()
+        docs = []
+        for rid, doc, text in rows:
+            ticket = masked(Ticket.model_validate(join_doc(doc, text)))
+            docs.append((rid, split_doc(ticket.model_dump(mode="json"))))
+        c.executemany("UPDATE docs SET json = ? WHERE rid = ?", [(d, r) for r, d in docs])
+        held = c.execute(
+            "SELECT action_id, server_ticket FROM conflicts WHERE server_ticket IS NOT NULL "
+            "AND ticket_id IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(ticket_ids).decode(),),
+        ).fetchall()
+        c.executemany(
+            "UPDATE conflicts SET server_ticket = ? WHERE action_id = ?",
+            [(masked(Ticket.model_validate_json(s)).model_dump_json(), a) for a, s in held],
+        )
+        self._masked_since_checkpoint = True
 
     def _queued_leads(self, entries: dict[str, tuple]) -> set[str]:
         """The groups of ``entries`` whose lead action (the one that carries the intent: the
@@ -1022,6 +1073,8 @@ class Replica:
             old = stored.get(ticket.id)
             if old is not None and doc_revision(old[2]) > ticket.revision:
                 continue
+            if unit is not None and ticket.unit_id != unit:
+                ticket = masked(ticket)  # left our scope: kept as the server shows a past unit
             raw = ticket.model_dump(mode="json")
             columns, text = check_raw_ticket(raw)
             if old is None:
@@ -1031,6 +1084,7 @@ class Replica:
                 rid, in_scope = old[0], old[1]
             if unit is not None and ticket.unit_id != unit:
                 in_scope = 0
+                self._masked_since_checkpoint = True
             ticket_rows.append((rid, *columns, in_scope))
             doc_rows.append((rid, split_doc(raw)))
             if old is None or old[3] != text:
@@ -1143,6 +1197,7 @@ class Replica:
             still_ours = {cols[0] for cols, _, _ in plan.tickets if unit is None or cols[2] == unit}
             gone = [(i,) for i in plan.removed if i not in still_ours]
             c.executemany("UPDATE tickets SET in_scope = 0 WHERE id = ?", gone)
+            self._mask_departed([i for (i,) in gone])
         if plan.calendar is not None:
             c.execute("DELETE FROM calendar")
             c.executemany("INSERT INTO calendar (year, json) VALUES (?, ?)", plan.calendar)

@@ -3,9 +3,16 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+import os
 import sqlite3
+import time
+import zlib
+from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from central.limits import Budget, RateLimits
@@ -97,3 +104,39 @@ def test_a_rejected_actions_stored_payload_is_bounded_and_pruned(tmp_path) -> No
             # the rows stay: a resend of the same batch is still a duplicate, not decided again
             again = client.post("/v1/sync/push", json=body).json()["results"]
             assert {r["outcome"] for r in again} == {"duplicate"}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """The process's user + system CPU time so far (``/proc/<pid>/stat`` utime + stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_flooding_tokens_large_pushes_are_refused_before_their_body_is_parsed(tmp_path) -> None:
+    """The push budget is taken at the door, from the headers: a spent token's 12 MB pushes
+    (gzip, ~30 KB on the wire) are answered 429 without being inflated or parsed."""
+    with CentralServer.start(tmp_path, env={"FYCLI_RATE_PUSH": "1/0.02"}) as s:
+        s.add_unit("t1")
+        (tid,) = s.register_and_assign("t1", 1)
+        state = s.ticket(tid)["ticket"]
+        notes = [liaison_action("note", state, text="很长的备注" * 800) for _ in range(500)]
+        plain = json.dumps(push_body("client-flood0001", notes)).encode()  # ensure_ascii: \uXXXX
+        body = gzip.compress(plain, compresslevel=9)
+        assert len(plain) > 12_000_000 and len(body) < 1024 * 1024
+        # What parsing one such body costs at the least (inflate + JSON), measured here.
+        started = time.process_time()
+        orjson.loads(zlib.decompress(body, 16 + zlib.MAX_WBITS))
+        parse_cost = time.process_time() - started
+        headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        with s.client(s.add_liaison("t1")) as client:
+            small = push_body("client-flood0001", [liaison_action("note", state, text="x")])
+            assert client.post("/v1/sync/push", json=small).status_code == 200  # the one token
+            flood = 8
+            before = _cpu_seconds(s.process.pid)
+            refused = [client.post("/v1/sync/push", content=body, headers=headers) for _ in range(flood)]
+            spent = _cpu_seconds(s.process.pid) - before
+        assert {r.status_code for r in refused} == {429}, refused[0].text
+        assert {r.json()["error"] for r in refused} == {"rate_limited"}
+        assert all(1 <= int(r.headers["Retry-After"]) <= 60 for r in refused)
+        # Parsing them would cost flood × parse_cost at the least; the door costs a fraction.
+        assert spent < 0.3 * flood * parse_cost, (spent, parse_cost)
