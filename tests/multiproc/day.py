@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.multiproc import checks
-from tests.multiproc.app_driver import DAMAGE, TmuxApp, tmux_available
+from tests.multiproc.app_driver import BUSY, DAMAGE, TmuxApp, tmux_available
 from tests.multiproc.checks import Claim
 from tests.multiproc.pilot_app import PilotApp
 from tests.multiproc.world import FdWatcher, Liaison, Processes, ids_in_view, new_liaison, seed_central
@@ -177,6 +177,8 @@ class Day:
         if kind == "sync":
             got = self.app.sync_now()
             self.app_steps["sync"] += 1
+            if got == BUSY:  # a `fycli sync` held the replica: a normal moment of the day
+                self.app_steps["sync busy"] += 1
             if got is not None and not isinstance(got, str):
                 refused = [line for line in got.lines if not line[0]]
                 for _, ticket, what, why in refused:
@@ -199,19 +201,31 @@ class Day:
         outcome = self.app.submit(kind, text)
         if outcome is None:  # kept for a person to look at: the screen when the driver gave up
             self.app_steps["unreported"] += 1
+            if self.app.gave_up.startswith("the typed text"):
+                self.processes.add_finding(f"app {kind}: the text typed into its dialog never showed")
             (self.tmp_path / f"app-unreported-{n}.txt").write_text(
                 f"{kind} {marked}: {self.app.gave_up}\n{self.app.last_screen}"
             )
             return
         self.app_steps[kind] += 1
+        asked = self.app.confirmation
+        if asked is not None and asked.count != len(marked):  # every mark is in this view
+            self.processes.add_finding(
+                f"app {kind}: marked {sorted(marked)} on screen, the confirmation asked about {asked.count}"
+            )
         reported = {line[1] for line in outcome.lines}
         if reported != set(marked):
             self.processes.add_finding(
                 f"app {kind}: marked {sorted(marked)} on screen, the outcome list is about {sorted(reported)}"
             )
-        for ok, ticket, _, _ in outcome.lines:
-            if ok:
-                self.ledger.claim(Claim("app", kind, ticket, text))
+        if sum(outcome.title) != len(outcome.lines):
+            self.processes.add_finding(
+                f"app {kind}: the outcome title {outcome.title} and its lines disagree"
+            )
+        saved = outcome.saved()  # a no-op line (already done) queued nothing: no claim
+        self.app_steps[f"{kind}: no-op lines"] += sum(1 for ok, *_ in outcome.lines if ok) - len(saved)
+        for ticket in saved:
+            self.ledger.claim(Claim("app", kind, ticket, text))
         self.app.close_dialog()
 
     # -- the day --------------------------------------------------------------------------------
@@ -247,7 +261,9 @@ class Day:
             self.app_steps["s: loops ended"] = round(time.monotonic() - started)
             if isinstance(self.app, TmuxApp):
                 self.app_steps["unsent on the bar at the end"] = self.app.unsent(self.app.screen()) or 0
-            self.app.stop()
+            ended = self.app.stop()
+            if ended:
+                self.app_steps[f"app quit: {ended}"] = 1
             self.watcher.stop.set()
             self.watcher.join(timeout=10)
         elapsed = time.monotonic() - started
