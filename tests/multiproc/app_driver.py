@@ -44,7 +44,8 @@ _KEY_BAR = "space  选择"
 _DIALOG = ("执行结果", "添加办理记录", "办结答复", "(Esc)", "Esc/回车", "(y)")
 DAMAGE = ("malformed", "损坏", "damaged", "Traceback")
 BUSY = "另一同步正在进行"  # another process's sync holds the replica (the one-sync lock)
-SYNC_NEWS = ("同步完成", "同步失败", "平台拒绝", "同步中…", "执行结果", BUSY)
+RUNNING = "同步中"  # the bar while a sync runs (同步中… or 同步中 n/m), and r's toast then
+SYNC_NEWS = ("同步完成", "同步失败", "平台拒绝", RUNNING, "执行结果", BUSY)
 
 
 def tmux_available() -> bool:
@@ -125,20 +126,18 @@ class TmuxApp:
         stay in the replica for the next sync). Killed only if it is still there after that
         (every action it reported was committed, so nothing may be lost either way). Returns
         how it ended: "q", "r", "y" or "killed"."""
-        how = "killed"
-        if self.alive() and self.to_queue():
+        how, answers = "q", iter(("r", "y", "y"))
+        for _ in range(3):  # again if q closed a dialog that opened meanwhile (q closes a list)
+            if not self.alive() or not self.to_queue():
+                break
             self.keys("q")
-            for answer in ("r", "y"):
-                asked = self.wait_for(lambda s: not self.alive() or "尚未发送" in s, timeout=10)
-                if asked is None or not self.alive():
-                    how = "q" if answer == "r" else "r"
-                    break
-                self.keys(answer)
-                if self._ended(timeout=STEP_TIMEOUT):
-                    how = answer
-                    break
-                self.to_queue()  # still here (the sync was busy or failed): ask again
-                self.keys("q")
+            asked = self.wait_for(lambda s: not self.alive() or "尚未发送" in s, timeout=10)
+            if asked is None or not self.alive():
+                continue
+            how = next(answers)
+            self.keys(how)
+            if self._ended(timeout=STEP_TIMEOUT):
+                break
         if self.alive():
             how = "killed"
             os.kill(self.pid, 9)
@@ -234,6 +233,18 @@ class TmuxApp:
         text = self.wait_for(lambda s: f"已选 {count}" in s, timeout=5) or self.screen()
         return self.marked_ids(text)
 
+    def mark_range(self, rows: int) -> int:
+        """From the top of the view, mark ``rows`` rows at once: space on the first (the
+        anchor), down to the last, v; the count the bar says is marked (0: none came)."""
+        self.keys("space", *["Down"] * (rows - 2), "v")
+
+        def count(screen: str) -> int:
+            found = _MARKED.search(screen)
+            return int(found.group(1)) if found else 0
+
+        text = self.wait_for(lambda s: count(s) > 1, timeout=10)  # past the anchor's 1
+        return count(text) if text else 0
+
     def submit(self, kind: str, text: str | None) -> Outcome | None:
         """Press the action key for the marked set, answer the bulk confirmation (y, or the count
         typed from 50 on), fill the action's dialog, and return the outcome list the app shows
@@ -253,7 +264,7 @@ class TmuxApp:
         assert self.confirmation is not None
         if self.confirmation.typed:
             self.type_text(str(self.confirmation.count))
-            if self.wait_for(lambda s: str(self.confirmation.count) in s, timeout=5) is None:
+            if self.wait_for(lambda s: _TYPE_COUNT not in s, timeout=5) is None:  # its placeholder
                 self.gave_up = "the typed count never showed in the confirmation"
                 return None
             self.keys("Enter")
@@ -288,13 +299,26 @@ class TmuxApp:
         self.wait_for(lambda s: "执行结果" not in s, timeout=5)
 
     def sync_now(self) -> Outcome | str | None:
-        """Press r; the outcome list if one came, else the toast's news word (None: nothing)."""
+        """Press r and wait for the sync's end: the outcome list if one came, else the news
+        word of its toast (None: nothing before the deadline). 同步中… says a sync runs (this
+        one, or the app's background one that r then leaves alone): its end is when that is
+        gone from the screen — by then the outcome list, if any, is there (the same handler)."""
         before = self.screen()
-        counts = {word: before.count(word) for word in SYNC_NEWS}
+        ends = [w for w in SYNC_NEWS if w != RUNNING]
+        counts = {word: before.count(word) for word in ends}
+        seen_running = False
+
+        def ended(screen: str) -> bool:
+            nonlocal seen_running
+            if any(screen.count(w) > counts[w] for w in ends):
+                return True
+            seen_running = seen_running or RUNNING in screen
+            return seen_running and RUNNING not in screen
+
         self.keys("r")
-        text = self.wait_for(lambda s: any(s.count(w) > counts[w] for w in SYNC_NEWS))
+        text = self.wait_for(ended)
         if text is None:
             return None
         if "执行结果" in text and counts["执行结果"] == 0:
             return self.outcome(text)
-        return next(w for w in SYNC_NEWS if text.count(w) > counts[w])
+        return next((w for w in ends if text.count(w) > counts[w]), RUNNING)

@@ -38,6 +38,7 @@ def test_a_real_day_loses_doubles_and_damages_nothing(tmp_path):
     # The day must really have happened, or the checks below prove nothing.
     assert sum(n for (source, _), n in report.claims.items() if source == "app") >= 3, report.summary()
     assert sum(n for (source, _), n in report.claims.items() if source != "app") >= 3, report.summary()
+    assert report.app_steps["bulk note: count typed"] >= 1, report.summary()  # 50+: typed count
     assert sum(report.kills.values()) >= 1, report.summary()
     assert report.fd_scans >= 10, report.summary()
     assert report.findings == [], report.summary()
