@@ -232,6 +232,10 @@ class Day:
             self.processes.add_finding(
                 f"app {kind}: marked {sorted(marked)} on screen, the confirmation asked about {asked.count}"
             )
+        if asked is not None and asked.by_status != f"{status} {len(marked)}":  # one view, one status
+            self.processes.add_finding(
+                f"app {kind}: {len(marked)} marked in the {status} view, the confirmation says «{asked.by_status}»"
+            )
         reported = {line[1] for line in outcome.lines}
         if reported != set(marked):
             self.processes.add_finding(
