@@ -25,6 +25,7 @@ from tests.servers import REPO
 WIDTH, HEIGHT = 140, 40
 STEP_TIMEOUT = 30.0  # a key's answer on a loaded 2-core machine; past it the step gives up
 POLL = 0.05
+OUTCOME_ROWS_SHOWN = 20  # at least this many rows of a long outcome list fit at 140×40
 
 _ROW = re.compile(r"^ ([● ])\s+(FY\d+)\s", re.M)
 #: A bulk action's outcome list (what was saved, what needed nothing, what was not done) and a
@@ -278,11 +279,19 @@ class TmuxApp:
                 self.gave_up = "the typed text never showed in the dialog"
                 return None
             self.keys("C-s" if kind == "resolve" else "Enter")
-        screen = self.wait_for(lambda s: _LOCAL_TITLE.search(s) is not None)
+        screen = self.wait_for(self._outcome_shown)
         if screen is None:
             self.gave_up = "no outcome list"
             return None
         return self.outcome(screen)
+
+    def _outcome_shown(self, screen: str) -> bool:
+        """The outcome list with its lines: its table fills in a frame after its title, and a
+        long one shows only its first rows (OUTCOME_ROWS_SHOWN of them at 140×40)."""
+        if _LOCAL_TITLE.search(screen) is None:
+            return False
+        outcome = self.outcome(screen)
+        return outcome is not None and len(outcome.lines) >= min(sum(outcome.title), OUTCOME_ROWS_SHOWN)
 
     def _fill(self, text: str, *, tab: bool) -> bool:
         """Type ``text`` into the dialog's box the moment the dialog shows, as a liaison does
