@@ -267,6 +267,8 @@ class Day:
         outcome = self.app.submit("note", text)
         if outcome is None:
             self.app_steps["unreported"] += 1
+            if self.app.gave_up.startswith("the typed"):  # the count or the note's text
+                self.processes.add_finding(f"app bulk note: {self.app.gave_up}")
             (self.tmp_path / f"app-unreported-{n}.txt").write_text(
                 f"bulk note of {marked}: {self.app.gave_up}\n{self.app.last_screen}"
             )
