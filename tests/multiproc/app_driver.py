@@ -227,12 +227,14 @@ class TmuxApp:
         return text is not None and bool(self.rows(text)) and status in self.rows(text)[0]
 
     def mark(self, down: int, count: int) -> list[str]:
-        """Move ``down`` rows, mark ``count`` rows with space; the ids the screen shows marked."""
+        """Move ``down`` rows, mark ``count`` rows with space; the ids the screen shows marked,
+        once the bar's count and the rows shown marked agree ([] if they never do: a loaded
+        app may take seconds for the keys, and ids read before then would be too few)."""
         if down:
             self.keys(*["Down"] * down)
         self.keys(*["space"] * count)
-        text = self.wait_for(lambda s: f"已选 {count}" in s, timeout=5) or self.screen()
-        return self.marked_ids(text)
+        text = self.wait_for(lambda s: f"已选 {count}" in s and len(self.marked_ids(s)) == count)
+        return self.marked_ids(text) if text else []
 
     def mark_range(self, rows: int) -> int:
         """From the top of the view, mark ``rows`` rows at once: space on the first (the
