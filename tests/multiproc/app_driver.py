@@ -25,6 +25,7 @@ from tests.servers import REPO
 WIDTH, HEIGHT = 140, 40
 STEP_TIMEOUT = 30.0  # a key's answer on a loaded 2-core machine; past it the step gives up
 POLL = 0.05
+QUIT_SYNC_TIMEOUT = 10.0  # r in the quit question: the day's last sync, then the app ends
 OUTCOME_ROWS_SHOWN = 20  # at least this many rows of a long outcome list fit at 140×40
 
 _ROW = re.compile(r"^ ([● ])\s+(FY\d+)\s", re.M)
@@ -123,10 +124,10 @@ class TmuxApp:
 
     def stop(self) -> str:
         """Quit with q as a liaison does; with unsent actions the app asks, and the liaison says
-        r (sync, then quit) or, when that cannot finish (another sync holds the replica), y (they
-        stay in the replica for the next sync). Killed only if it is still there after that
-        (every action it reported was committed, so nothing may be lost either way). Returns
-        how it ended: "q", "r", "y" or "killed"."""
+        r (sync, then quit) or, when that did not end it (r while a sync runs only says 同步中…
+        and stays), y: they stay in the replica for the next sync. Killed only if still there
+        after that (every action it reported was committed: nothing may be lost either way).
+        Returns how it ended: "q", "r", "y" or "killed"."""
         how, answers = "q", iter(("r", "y", "y"))
         for _ in range(3):  # again if q closed a dialog that opened meanwhile (q closes a list)
             if not self.alive() or not self.to_queue():
@@ -137,7 +138,7 @@ class TmuxApp:
                 continue
             how = next(answers)
             self.keys(how)
-            if self._ended(timeout=STEP_TIMEOUT):
+            if self._ended(timeout=QUIT_SYNC_TIMEOUT):
                 break
         if self.alive():
             how = "killed"
