@@ -103,6 +103,10 @@ class TmuxApp:
             shlex.quote(part)
             for part in [
                 "env",
+                "-u",  # a COLUMNS/LINES inherited (pytest-xdist workers have 80×24) would
+                "COLUMNS",  # override the window's 140×40 in Textual
+                "-u",
+                "LINES",
                 f"FYCLI_CONFIG_DIR={self.liaison.config_dir}",
                 "LANG=C.UTF-8",
                 sys.executable,

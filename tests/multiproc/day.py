@@ -207,6 +207,7 @@ class Day:
         view, status = ("1", "待签收") if kind == "accept" else ("2", "办理中")
         if not self.app.open_view(view, status):
             self.app_steps[f"{kind} (view empty)"] += 1
+            (self.tmp_path / f"app-view-empty-{n}.txt").write_text(self.app.last_screen)
             return
         marked = self.app.mark(rng.randint(0, 8), rng.randint(1, 3))
         if not marked:
