@@ -24,6 +24,15 @@ class Claim:
     action_ids: tuple[str, ...] = ()  # what the command said it queued (the app does not say)
 
 
+@dataclass(frozen=True)
+class CountedClaim:
+    """A bulk action too big to read off the screen line by line: the count it said was saved."""
+
+    source: str
+    text: str  # the note's text, given to this action alone
+    count: int
+
+
 def integrity(db: Path) -> list[str]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
@@ -92,6 +101,19 @@ def claims_on_server(view: ServerView, claims: list[Claim]) -> list[str]:
                 findings.append(f"{where}: reported saved; the server has it {on_server} times")
         elif applied != 1:
             findings.append(f"{where}: reported saved; the server applied it {applied} times")
+    return findings
+
+
+def counted_claims_on_server(view: ServerView, claims: list[CountedClaim]) -> list[str]:
+    """A counted claim's text is on the server on exactly as many tickets as it said were saved
+    (once on each: nothing_doubled looks at each ticket)."""
+    findings = []
+    for claim in claims:
+        on_server = sum(n for (_, text), n in view.notes.items() if text == claim.text)
+        if on_server != claim.count:
+            findings.append(
+                f"{claim.source}: note «{claim.text}» saved on {claim.count} tickets; the server has it {on_server} times"
+            )
     return findings
 
 

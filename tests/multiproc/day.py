@@ -26,11 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.multiproc import checks
-from tests.multiproc.app_driver import DAMAGE, TmuxApp, tmux_available
+from tests.multiproc.app_driver import BUSY, DAMAGE, TmuxApp, tmux_available
 from tests.multiproc.checks import Claim
 from tests.multiproc.pilot_app import PilotApp
 from tests.multiproc.world import FdWatcher, Liaison, Processes, ids_in_view, new_liaison, seed_central
 from tests.servers import CentralServer
+
+#: How the note that keeps a second reply begins (docs/cli.md, `fycli close`: ↪ lines).
+KEPT_REPLY = "【未能提交的答复】"
+#: Rows of the app's bulk note: past bulk.TYPED_CONSENT_FROM (50), so the count is typed.
+BULK_ROWS = 55
 
 
 @dataclass
@@ -40,6 +45,7 @@ class Ledger:
     lock: threading.Lock = field(default_factory=threading.Lock)
     claims: list[Claim] = field(default_factory=list)
     texts: set[str] = field(default_factory=set)
+    counts: list[checks.CountedClaim] = field(default_factory=list)
 
     def text(self, text: str) -> str:
         with self.lock:
@@ -49,6 +55,10 @@ class Ledger:
     def claim(self, claim: Claim) -> None:
         with self.lock:
             self.claims.append(claim)
+
+    def counted(self, claim: checks.CountedClaim) -> None:
+        with self.lock:
+            self.counts.append(claim)
 
 
 @dataclass
@@ -158,25 +168,36 @@ class Day:
         run = self.processes.run(
             self.liaison, "close", ["close", "--from-file", str(file), "--reply", reply, "--json"]
         )
+        # A second reply on a ticket resolved meanwhile is queued as a note with this text.
+        kept = self.ledger.text(KEPT_REPLY + reply)
         for result in run.json() or []:
-            if result.get("ok") and result.get("queued"):
-                kind = "note" if result.get("kept_as_note") else "resolve"  # the reply kept as a note
-                self.ledger.claim(Claim("close", kind, result["ticket_id"], reply, tuple(result["queued"])))
-            elif "kept as a note" in (result.get("message") or ""):
-                self.ledger.claim(Claim("close", "note", result["ticket_id"], reply))
+            if result.get("ok") and result.get("queued") and result.get("kept_as_note"):
+                self.ledger.claim(Claim("close", "note", result["ticket_id"], kept, tuple(result["queued"])))
+            elif result.get("ok") and result.get("queued"):
+                self.ledger.claim(
+                    Claim("close", "resolve", result["ticket_id"], reply, tuple(result["queued"]))
+                )
+            elif "kept as a note" in (result.get("message") or ""):  # by an earlier run of the file
+                self.ledger.claim(Claim("close", "note", result["ticket_id"], kept))
 
     def _killer(self, rng: random.Random, n: int) -> None:
         self.processes.kill_random(rng)
 
     # -- the app --------------------------------------------------------------------------------
     def _app_step(self, rng: random.Random, n: int) -> None:
-        kind = rng.choices(["note", "resolve", "accept", "sync"], weights=[35, 30, 25, 10])[0]
+        kind = rng.choices(["note", "resolve", "accept", "sync", "bulk note"], weights=[35, 30, 25, 10, 4])[0]
+        kind = "bulk note" if n == 1 else kind  # every day, even a short one, types a count once
         if not self.app.to_queue():
             self.app_steps["stuck"] += 1
+            return
+        if kind == "bulk note":
+            self._bulk_note(n)
             return
         if kind == "sync":
             got = self.app.sync_now()
             self.app_steps["sync"] += 1
+            if got == BUSY:  # a `fycli sync` held the replica: a normal moment of the day
+                self.app_steps["sync busy"] += 1
             if got is not None and not isinstance(got, str):
                 refused = [line for line in got.lines if not line[0]]
                 for _, ticket, what, why in refused:
@@ -186,6 +207,7 @@ class Day:
         view, status = ("1", "待签收") if kind == "accept" else ("2", "办理中")
         if not self.app.open_view(view, status):
             self.app_steps[f"{kind} (view empty)"] += 1
+            (self.tmp_path / f"app-view-empty-{n}.txt").write_text(self.app.last_screen)
             return
         marked = self.app.mark(rng.randint(0, 8), rng.randint(1, 3))
         if not marked:
@@ -199,19 +221,69 @@ class Day:
         outcome = self.app.submit(kind, text)
         if outcome is None:  # kept for a person to look at: the screen when the driver gave up
             self.app_steps["unreported"] += 1
+            if self.app.gave_up.startswith("the typed text"):
+                self.processes.add_finding(f"app {kind}: the text typed into its dialog never showed")
             (self.tmp_path / f"app-unreported-{n}.txt").write_text(
                 f"{kind} {marked}: {self.app.gave_up}\n{self.app.last_screen}"
             )
             return
         self.app_steps[kind] += 1
+        asked = self.app.confirmation
+        if asked is not None and asked.count != len(marked):  # every mark is in this view
+            self.processes.add_finding(
+                f"app {kind}: marked {sorted(marked)} on screen, the confirmation asked about {asked.count}"
+            )
+        if asked is not None and asked.by_status != f"{status} {len(marked)}":  # one view, one status
+            self.processes.add_finding(
+                f"app {kind}: {len(marked)} marked in the {status} view, the confirmation says «{asked.by_status}»"
+            )
         reported = {line[1] for line in outcome.lines}
         if reported != set(marked):
             self.processes.add_finding(
                 f"app {kind}: marked {sorted(marked)} on screen, the outcome list is about {sorted(reported)}"
             )
-        for ok, ticket, _, _ in outcome.lines:
-            if ok:
-                self.ledger.claim(Claim("app", kind, ticket, text))
+        if sum(outcome.title) != len(outcome.lines):
+            self.processes.add_finding(
+                f"app {kind}: the outcome title {outcome.title} and its lines disagree"
+            )
+        saved = outcome.saved()  # a no-op line (already done) queued nothing: no claim
+        self.app_steps[f"{kind}: no-op lines"] += sum(1 for ok, *_ in outcome.lines if ok) - len(saved)
+        for ticket in saved:
+            self.ledger.claim(Claim("app", kind, ticket, text))
+        self.app.close_dialog()
+
+    def _bulk_note(self, n: int) -> None:
+        """A note on BULK_ROWS tickets at once: the count has to be typed (50 and more). The
+        screen shows only part of so many rows, so the claim is the count the outcome list
+        says was saved, held against the server's notes with that text."""
+        assert isinstance(self.app, TmuxApp)
+        if not self.app.open_view("2", "办理中"):
+            self.app_steps["bulk note (view empty)"] += 1
+            return
+        marked = self.app.mark_range(BULK_ROWS)
+        if marked == 0:
+            self.app_steps["nothing marked"] += 1
+            return
+        text = self.ledger.text(f"多进程 app批量记录 {n}")
+        outcome = self.app.submit("note", text)
+        if outcome is None:
+            self.app_steps["unreported"] += 1
+            if self.app.gave_up.startswith("the typed"):  # the count or the note's text
+                self.processes.add_finding(f"app bulk note: {self.app.gave_up}")
+            (self.tmp_path / f"app-unreported-{n}.txt").write_text(
+                f"bulk note of {marked}: {self.app.gave_up}\n{self.app.last_screen}"
+            )
+            return
+        asked = self.app.confirmation
+        self.app_steps["bulk note"] += 1
+        self.app_steps["bulk note: count typed"] += bool(asked and asked.typed)
+        if asked is None or asked.count != marked or sum(outcome.title) != marked:
+            self.processes.add_finding(
+                f"app bulk note: {marked} marked, the confirmation asked about "
+                f"{asked.count if asked else None}, the outcome title says {outcome.title}"
+            )
+        saved = outcome.title[0]
+        self.ledger.counted(checks.CountedClaim("app", text, saved))
         self.app.close_dialog()
 
     # -- the day --------------------------------------------------------------------------------
@@ -247,7 +319,9 @@ class Day:
             self.app_steps["s: loops ended"] = round(time.monotonic() - started)
             if isinstance(self.app, TmuxApp):
                 self.app_steps["unsent on the bar at the end"] = self.app.unsent(self.app.screen()) or 0
-            self.app.stop()
+            ended = self.app.stop()
+            if ended:
+                self.app_steps[f"app quit: {ended}"] = 1
             self.watcher.stop.set()
             self.watcher.join(timeout=10)
         elapsed = time.monotonic() - started
@@ -292,13 +366,15 @@ class Day:
         findings += checks.integrity(self.liaison.db)
         view = checks.ServerView.read(central_db, self.liaison.liaison_id)
         findings += checks.claims_on_server(view, self.ledger.claims)
+        findings += checks.counted_claims_on_server(view, self.ledger.counts)
         findings += checks.nothing_doubled(view, self.ledger.texts)
         findings += checks.replica_equals_server(self.liaison.db, central_db, self.liaison.unit_id)
         return DayReport(
             seconds=elapsed,
             tickets=len(self.everything),
             seed=self.seed,
-            claims=Counter((c.source, c.kind) for c in self.ledger.claims),
+            claims=Counter((c.source, c.kind) for c in self.ledger.claims)
+            + Counter({("app", "bulk note"): sum(c.count for c in self.ledger.counts)}),
             app_steps=self.app_steps,
             runs=self.processes.finished,
             kills=self.processes.kills,

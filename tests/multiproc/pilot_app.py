@@ -81,8 +81,8 @@ async def settle(pilot) -> None:
 
 async def step(pilot, rng: random.Random, n: int) -> None:
     from textual.widgets import Input, TextArea
-    from tui.screens.dialogs.confirm import ConfirmDialog
 
+    from tui.screens.dialogs.bulk_confirm import BulkConfirmDialog
     from tui.screens.dialogs.outcome import OutcomeDialog
 
     app = pilot.app
@@ -107,6 +107,15 @@ async def step(pilot, rng: random.Random, n: int) -> None:
     text = f"多进程 app{'记录' if kind == 'note' else '办结'} {n}" if kind != "accept" else None
     await pilot.press({"note": "n", "resolve": "c", "accept": "s"}[kind])
     await settle(pilot)
+    if not isinstance(app.screen, BulkConfirmDialog):  # asked once, with the count by status
+        emit(finding=f"app {kind}: no bulk confirmation for {marked}")
+        return
+    if app.screen.plan.targets != tuple(marked) and sorted(app.screen.plan.targets) != marked:
+        emit(
+            finding=f"app {kind}: marked {marked}, the confirmation is about {list(app.screen.plan.targets)}"
+        )
+    await pilot.press("y")
+    await settle(pilot)
     if kind == "note":
         app.screen.query_one(Input).value = text
         await pilot.press("enter")
@@ -114,9 +123,6 @@ async def step(pilot, rng: random.Random, n: int) -> None:
         app.screen.query_one("#reply", TextArea).text = text
         await pilot.press("ctrl+s")
     await settle(pilot)
-    if isinstance(app.screen, ConfirmDialog):
-        await pilot.press("y")
-        await settle(pilot)
     if not isinstance(app.screen, OutcomeDialog):
         emit(step="unreported")
         return
@@ -124,7 +130,7 @@ async def step(pilot, rng: random.Random, n: int) -> None:
     if sorted(line.ticket_id for line in lines) != marked:
         emit(finding=f"app {kind}: marked {marked}, the outcome list is about {[x.ticket_id for x in lines]}")
     for line in lines:
-        if line.ok:
+        if line.ok and line.result == app.t("outcome.ok"):  # a no-op line queued nothing
             emit(claim={"kind": kind, "ticket_id": line.ticket_id, "text": text})
 
 

@@ -17,6 +17,12 @@ class ReplyDialog(ModalScreen[str | None]):
     BINDINGS = [
         Binding("escape", "cancel", "cancel", show=False, id="dialog_cancel"),
         Binding("ctrl+s", "submit", "submit", show=False, id="dialog_submit"),
+        # Tab from the template list to the reply, at once: as a plain binding it is handled
+        # only after the key bubbles up from the list, and keys typed right after it (a
+        # liaison typing on while the app is busy, delivered in one read) were already given to
+        # the list, which drops them. A priority binding moves the focus before the next key.
+        Binding("tab", "app.focus_next", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
     ]
 
     def __init__(self, count: int, templates: list[Template], initial: str = "") -> None:
