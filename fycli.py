@@ -456,7 +456,14 @@ class ProgressPrinter:
 
 
 def _run_sync(
-    env: Env, *, push: bool, pull: bool, as_json: bool, quiet: bool, deadline: float | None
+    env: Env,
+    *,
+    push: bool,
+    pull: bool,
+    as_json: bool,
+    quiet: bool,
+    deadline: float | None,
+    flush: bool = False,
 ) -> None:
     from sync.engine import sync
 
@@ -475,6 +482,7 @@ def _run_sync(
             page_limit=config.page_limit,
             deadline=deadline if deadline is not None else config.sync_deadline,
             lock_wait=config.sync_lock_wait,
+            flush=flush,
         )
     finally:
         printer.end()
@@ -488,8 +496,10 @@ def _run_sync(
             parts.append(f"pulled {report.pulled_tickets} tickets in {report.pages} pages")
         parts.append(f"{report.requests} requests, {report.bytes_sent + report.bytes_received} bytes")
         log("; ".join(parts))
-        if report.pending:
-            log(f"{report.pending} actions still unsent")
+        if report.held:
+            log(f"{report.held} held for undo (sent by the next sync after {_clock_time(report.held_until)})")
+        if report.pending > report.held:
+            log(f"{report.pending - report.held} actions still unsent")
     if report.conflicts:
         log(f"{report.conflicts} conflicts to look at: `fycli conflicts`")
         raise click.exceptions.Exit(EXIT_CONFLICTS)
@@ -507,6 +517,20 @@ sync_options = [
 ]
 
 
+#: Plain `fycli sync` (cron) leaves the app's actions their undo window; --now sends them too.
+now_option = click.option(
+    "--now",
+    "flush",
+    is_flag=True,
+    help="Also send actions the app still holds for undo (their undo window ends early).",
+)
+
+
+def _clock_time(iso: str | None) -> str:
+    """An ISO moment as this machine's local HH:MM:SS (when a held action may be sent)."""
+    return dt.datetime.fromisoformat(iso).astimezone().strftime("%H:%M:%S") if iso else "—"
+
+
 def _with(options: list[Callable]) -> Callable:
     def apply(func: Callable) -> Callable:
         for option in reversed(options):
@@ -518,18 +542,22 @@ def _with(options: list[Callable]) -> Callable:
 
 @cli.command("sync")
 @_with(sync_options)
+@now_option
 @pass_env
-def sync_cmd(env: Env, as_json: bool, quiet: bool, deadline: float | None) -> None:
-    """Push unsent actions, then pull what changed. Exit 5 if conflicts are left to look at."""
-    _run_sync(env, push=True, pull=True, as_json=as_json, quiet=quiet, deadline=deadline)
+def sync_cmd(env: Env, as_json: bool, quiet: bool, deadline: float | None, flush: bool) -> None:
+    """Push unsent actions, then pull what changed. Exit 5 if conflicts are left to look at.
+
+    Actions made in the app wait out their undo window (undo_grace) unless --now."""
+    _run_sync(env, push=True, pull=True, as_json=as_json, quiet=quiet, deadline=deadline, flush=flush)
 
 
 @cli.command()
 @_with(sync_options)
+@now_option
 @pass_env
-def push(env: Env, as_json: bool, quiet: bool, deadline: float | None) -> None:
-    """Only send unsent actions."""
-    _run_sync(env, push=True, pull=False, as_json=as_json, quiet=quiet, deadline=deadline)
+def push(env: Env, as_json: bool, quiet: bool, deadline: float | None, flush: bool) -> None:
+    """Only send unsent actions (those the app holds for undo wait, unless --now)."""
+    _run_sync(env, push=True, pull=False, as_json=as_json, quiet=quiet, deadline=deadline, flush=flush)
 
 
 @cli.command()

@@ -113,6 +113,8 @@ class OutboxEntry:
     kind: str
     action_json: str  # the LiaisonAction as JSON
     created_at: dt.datetime
+    #: Not to be sent before this moment unless the sync flushes (the app's undo window); None: no hold.
+    hold_until: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

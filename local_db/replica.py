@@ -170,11 +170,16 @@ def _guarded(method: Callable) -> Callable:
 class Replica:
     """One replica file. Every liaison action is one local transaction and is queued."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self, path: Path, conn: sqlite3.Connection, clock: Callable[[], dt.datetime], hold: float = 0.0
+    ) -> None:
         self.path = path
         self._conn = conn
         self.db = sqlite_utils.Database(conn)
         self._clock = clock
+        #: Seconds every action queued through this connection is held from any sync (the
+        #: app's undo window); 0: sent by the next sync (CLI commands: `close && sync`).
+        self.hold = hold
         self._lock = threading.RLock()
         self._calendar: WorkCalendar | None = None
         #: Bumped after every write transaction of this connection (other connections' commits
@@ -193,12 +198,14 @@ class Replica:
         create: bool = False,
         clock: Callable[[], dt.datetime] | None = None,
         timeout: float = 5.0,
+        hold: float = 0.0,
     ) -> Replica:
         """Open (or with ``create`` make) a replica. Raises ReplicaError for an unusable file.
 
         A file that is not a replica is refused *before* anything is written to it. ``timeout``
         is how long to wait for another process holding the write lock. ``clock`` returns an
-        aware datetime (tests pass a fixed one).
+        aware datetime (tests pass a fixed one). ``hold``: seconds each action queued through this
+        connection waits before a sync may send it (the app's undo window, see :attr:`hold`).
         """
         path = Path(path)
         if path.exists():
@@ -231,7 +238,7 @@ class Replica:
             conn.execute("PRAGMA secure_delete = ON")
             if (version or 0) < SCHEMA_VERSION:
                 migrate(conn, version or 0)
-            replica = cls(path, conn, clock or _utcnow)
+            replica = cls(path, conn, clock or _utcnow, hold)
             with replica._tx():
                 if replica._meta("client_id") is None:
                     replica._set_meta(client_id=uuid.uuid4().hex, calendar_version="0")
@@ -540,6 +547,7 @@ class Replica:
         calendar = self.calendar()
         now = self._clock()
         created_at = _iso(now)
+        hold_until = _iso(now + dt.timedelta(seconds=self.hold)) if self.hold > 0 else None
         me = self._me()
         actors: dict[str | None, Actor] = {}  # one per unit (one in all, once the identity is set)
         to_json = _ActionJson()
@@ -593,7 +601,7 @@ class Replica:
             group = kept[-1].action_id
             for action in kept:
                 outbox_rows.append(
-                    (action.action_id, group, ticket_id, action.kind, to_json(action), created_at)
+                    (action.action_id, group, ticket_id, action.kind, to_json(action), created_at, hold_until)
                 )
             updates.append((*columns_of(view)[1:], len(queued) + len(kept), row.conflict, row.rid))
             if refused is None:
@@ -607,7 +615,8 @@ class Replica:
                     )
                 )
         self._conn.executemany(
-            "INSERT INTO outbox (action_id, group_id, ticket_id, kind, json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO outbox (action_id, group_id, ticket_id, kind, json, created_at, hold_until) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             outbox_rows,
         )
         self._conn.executemany(_UPDATE_VIEW, updates)
@@ -874,13 +883,16 @@ class Replica:
     # -- the outbox, for the sync engine --------------------------------------------------
     def _outbox_entries(self, clause: str, params: Any = ()) -> list[OutboxEntry]:
         rows = self._conn.execute(
-            f"SELECT seq, action_id, ticket_id, kind, json, created_at FROM outbox {clause}", params
+            f"SELECT seq, action_id, ticket_id, kind, json, created_at, hold_until FROM outbox {clause}",
+            params,
         )
         # An action an older fycli queued with control characters is sent without them: the
         # server refuses them now, and one such action would make every push fail.
         return [
-            OutboxEntry(s, a, t, k, _without_control_characters(j), dt.datetime.fromisoformat(c))
-            for s, a, t, k, j, c in rows
+            OutboxEntry(
+                s, a, t, k, _without_control_characters(j), dt.datetime.fromisoformat(c), _parse_dt(h)
+            )
+            for s, a, t, k, j, c, h in rows
         ]
 
     def outbox(self, limit: int = 500) -> list[OutboxEntry]:
@@ -890,6 +902,26 @@ class Replica:
 
     def pending_count(self) -> int:
         return self._count("SELECT count(*) FROM outbox")
+
+    def now(self) -> dt.datetime:
+        """This replica's clock (what a sync measures holds against; tests move it)."""
+        return self._clock()
+
+    def held(self, now: dt.datetime) -> tuple[int, dt.datetime | None]:
+        """The actions a sync at ``now`` leaves unsent for their hold, and when the last hold ends.
+
+        Actions are sent in order, so from the first action still held every later one waits
+        too (a CLI action queued after an app action waits for it). ``(0, None)`` when none is held.
+        """
+        with self._lock:
+            holds = self._conn.execute(
+                "SELECT seq, hold_until FROM outbox WHERE hold_until IS NOT NULL ORDER BY seq"
+            ).fetchall()
+            still = [(seq, end) for seq, end in ((s, _parse_dt(h)) for s, h in holds) if end and end > now]
+            if not still:
+                return 0, None
+            count = self._count("SELECT count(*) FROM outbox WHERE seq >= ?", (still[0][0],))
+            return count, max(end for _, end in still)
 
     def mark_sent(self, action_ids: list[str]) -> list[str]:
         """Note that these actions are on their way to the server: they can no longer be undone.

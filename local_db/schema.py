@@ -114,8 +114,17 @@ UPDATE events SET pos = o.n
 INSERT OR REPLACE INTO meta (key, value) SELECT 'event_pos', count(*) FROM events;
 """
 
+# Why ``outbox.hold_until``: the app's undo window belongs to the action, not to one sync. An
+# action the app queues is held until then (queued time + ``undo_grace``), and EVERY sync (the
+# app's background one, a cron `fycli sync`) leaves it unsent until that moment unless the
+# caller flushes (`r`, `fycli sync --now`). NULL: no hold (actions made by CLI commands, and
+# every action queued before this column existed).
+_V3 = """
+ALTER TABLE outbox ADD COLUMN hold_until TEXT;
+"""
+
 #: Migration ``n`` brings a file from version ``n - 1`` to ``n``. Append only; never edit one.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -62,6 +62,8 @@ class SyncReport:
     bytes_sent: int = 0
     bytes_received: int = 0
     pending: int = 0  # still unsent afterwards
+    held: int = 0  # of those, left unsent for their undo hold (sent by a sync after held_until)
+    held_until: str | None = None  # ISO time the last hold ends (None when nothing is held)
     conflicts: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -80,7 +82,7 @@ def sync(
     page_limit: int | None = None,
     deadline: float | None = None,
     lock_wait: float | None = None,
-    made_before: dt.datetime | None = None,
+    flush: bool = False,
 ) -> SyncReport:
     """Bring ``replica`` and the server together. Raises a :class:`~sync.errors.SyncError`
     (after recording it in the replica) when the server cannot be used; work is kept.
@@ -92,8 +94,9 @@ def sync(
     waiting this long for another sync to finish before raising :class:`~sync.errors.SyncBusy`;
     None when the caller holds it already (or the replica has no file).
 
-    ``made_before``: push only actions made before that moment (the app's background sync
-    holds young actions back so they can still be undone); later ones wait in the outbox.
+    Actions held for their undo window (``hold_until``, set by the app) are not pushed before
+    it ends by the replica's clock, nor any action after them (order is kept); they stay in the
+    outbox, counted in ``report.held``. ``flush``: push everything now (`r`, `fycli sync --now`).
     """
     if lock_wait is not None:
         with sync_lock(replica.path, lock_wait):
@@ -105,7 +108,7 @@ def sync(
                 pull=pull,
                 page_limit=page_limit,
                 deadline=deadline,
-                made_before=made_before,
+                flush=flush,
             )
     started = time.monotonic()
     report = SyncReport()
@@ -117,14 +120,19 @@ def sync(
         client.deadline = ours if outer_deadline is None else min(ours, outer_deadline)
     try:
         _ensure_identity(replica, client)
+        # One moment for the whole sync: an action whose hold ends mid-sync waits for the next.
+        now = None if flush else replica.now()
         for _ in range(MAX_ROUNDS):
             report.rounds += 1
             if push:
-                _push_outbox(replica, client, report, notify, made_before)
+                _push_outbox(replica, client, report, notify, now)
             if pull:
                 _pull_pages(replica, client, report, notify, page_limit)
-            if not push or not _ready(replica.outbox(limit=1), made_before):
+            if not push or not _ready(replica.outbox(limit=1), now):
                 break
+        if now is not None:
+            report.held, until = replica.held(now)
+            report.held_until = until.isoformat() if until else None
     except SyncError as exc:
         _finish(replica, client, report, before, started)
         report.errors.append(str(exc))
@@ -148,30 +156,30 @@ def _ensure_identity(replica, client: SyncClient) -> None:
         replica.set_identity(client.me(), client.base_url)
 
 
-def _ready(batch: list, made_before: dt.datetime | None) -> list:
-    """The leading entries of ``batch`` made before ``made_before`` (all when None). A prefix,
-    never a selection: actions are sent in the order they were made."""
-    if made_before is None:
+def _ready(batch: list, now: dt.datetime | None) -> list:
+    """The leading entries of ``batch`` whose hold has ended at ``now`` (all when None: a flush).
+    A prefix, never a selection: actions are sent in the order they were made."""
+    if now is None:
         return batch
     ready = []
     for entry in batch:
-        if entry.created_at >= made_before:
+        if entry.hold_until is not None and entry.hold_until > now:
             break
         ready.append(entry)
     return ready
 
 
 def _push_outbox(
-    replica, client: SyncClient, report: SyncReport, notify: Progress, made_before: dt.datetime | None = None
+    replica, client: SyncClient, report: SyncReport, notify: Progress, now: dt.datetime | None = None
 ) -> None:
     total = replica.pending_count()
-    if total == 0 or not _ready(replica.outbox(limit=1), made_before):
+    if total == 0 or not _ready(replica.outbox(limit=1), now):
         return
     client_id = replica.state().client_id
     done = 0
     notify("push", 0, total)
     while True:
-        batch = _ready(replica.outbox(limit=PUSH_BATCH), made_before)
+        batch = _ready(replica.outbox(limit=PUSH_BATCH), now)
         if not batch:
             break
         # From here on the actions may reach the server: they can no longer be undone locally.

@@ -112,7 +112,11 @@ class FycliApp(App):
         #: The demo: the replica lives in a temporary directory removed on exit.
         self.replica_is_temporary = replica_is_temporary
         self._quit_after_sync = False
-        self.gateway = ReplicaGateway(lambda: Replica.open(self.replica_path, clock=clock))
+        # Every action the app queues carries its undo window (``hold_until``): any sync, the
+        # app's or a cron `fycli sync`, leaves it unsent until the window ends.
+        self.gateway = ReplicaGateway(
+            lambda: Replica.open(self.replica_path, clock=clock, hold=max(self.undo_grace, 0.0))
+        )
         self.undo_stack: list[list[str]] = []
         self.queue_screen = QueueScreen()
         self.last_sync: SyncOutcome | None = None
@@ -519,13 +523,12 @@ class FycliApp(App):
         def progress(phase: str, done: int, total: int | None) -> None:
             self.post_message(SyncProgressed(phase, done, total))
 
-        # The background sync leaves young actions their undo window; `r` sends everything.
-        made_before = None if manual else self.now() - dt.timedelta(seconds=self.undo_grace)
         try:
             # While offline a background sync first checks the link with a pull: a push into a
             # dead link would leave its actions "may have reached the platform", past undoing.
             probe = not manual and self.sync_status.connectivity != "online"
-            outcome = self.sync_runner.run(progress, made_before=made_before, probe_first=probe)
+            # The background sync honours the actions' undo holds; `r` sends everything now.
+            outcome = self.sync_runner.run(progress, flush=manual, probe_first=probe)
         except Exception as exc:  # a bug or a broken file must not kill the app: report it
             outcome = SyncOutcome(
                 ok=False, report=None, failure="local", error=str(exc), finished_at=self.now()

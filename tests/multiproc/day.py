@@ -326,7 +326,8 @@ class Day:
             self.watcher.join(timeout=10)
         elapsed = time.monotonic() - started
         self.app_steps["s: app quit"] = round(elapsed)
-        final = self.processes.run(self.liaison, "final sync", ["sync", "--json"])
+        # --now: the app's last actions may still be in their undo window, which a plain sync honours.
+        final = self.processes.run(self.liaison, "final sync", ["sync", "--json", "--now"])
         if final.returncode != 0:
             self.processes.add_finding(
                 f"the final clean sync exited {final.returncode}: {final.stderr.strip()[-300:]}"

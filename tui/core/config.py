@@ -8,9 +8,10 @@ shows::
     resolve = "ctrl+d"
     mark_range = "shift+v,V"
 
-``undo_grace`` (seconds, top level of config.toml, default 10) is the undo window: the app's
-background sync sends an action only once it is that old, so a mistaken bulk close can still
-be taken back with ``u``; ``r`` and ``fycli sync`` send everything at once::
+``undo_grace`` (seconds, top level of config.toml, default 10) is the undo window: every action
+the app queues is held that long (``hold_until`` in the outbox) and no sync, the app's or a
+cron ``fycli sync``, sends it before then, so a mistaken bulk close can still be taken back
+with ``u``; ``r`` and ``fycli sync --now`` send everything at once::
 
     undo_grace = 30
 
@@ -37,7 +38,7 @@ MAX_UNDO_GRACE = 600.0
 class AppConfig:
     keymap: dict[str, str] = field(default_factory=dict)
     templates: list[Template] = field(default_factory=lambda: list(DEFAULT_TEMPLATES))
-    #: Seconds an action waits before the background sync sends it (``undo_grace``).
+    #: Seconds an action the app queues is held from every sync (``undo_grace``).
     undo_grace: float = DEFAULT_UNDO_GRACE
     #: What went wrong reading the files (shown as a notification), or None.
     problem: str | None = None

@@ -67,11 +67,11 @@ class SyncRunner:
         self,
         progress: Progress | None = None,
         *,
-        made_before: dt.datetime | None = None,
+        flush: bool = False,
         probe_first: bool = False,
     ) -> SyncOutcome:
-        """One sync. ``made_before``: push only actions made before it (the app's background
-        sync leaves an undo window); the rest stays in the outbox, reported as unsent.
+        """One sync. Actions still in their undo hold stay in the outbox, reported as unsent,
+        unless ``flush`` (the liaison's `r`) sends everything now.
 
         ``probe_first``: pull before pushing, so that while the server is unreachable no action
         is marked as on its way (an action that may have left can no longer be undone)."""
@@ -87,7 +87,7 @@ class SyncRunner:
                 with sync_lock(replica.path, APP_LOCK_WAIT):
                     if probe_first:
                         sync(replica, client, progress=progress, push=False)
-                    report = sync(replica, client, progress=progress, made_before=made_before)
+                    report = sync(replica, client, progress=progress, flush=flush)
             except Unreachable as exc:
                 failure, error = "unreachable", str(exc)
             except AuthRefused as exc:
