@@ -28,7 +28,8 @@ from pathlib import Path
 import httpx
 
 from bench.harness import percentile
-from tests.deploy.layout import Layout, make_pki, run_layout
+from tests.deploy.layout import Layout, run_layout
+from tests.pki import make_pki
 from tests.servers import fresh_pg_database, liaison_action, push_body
 
 BUDGET_RATIO = 1.2

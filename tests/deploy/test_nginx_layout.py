@@ -24,7 +24,8 @@ from click.testing import CliRunner
 
 from fycli import EXIT_OK, cli
 from tests.conftest import require_pg
-from tests.deploy.layout import HEADER_TIMEOUT, KEEPALIVE_TIMEOUT, Layout, make_pki, nginx_binary, run_layout
+from tests.deploy.layout import HEADER_TIMEOUT, KEEPALIVE_TIMEOUT, Layout, nginx_binary, run_layout
+from tests.pki import make_pki
 from tests.servers import fresh_pg_database, liaison_action, push_body
 
 pytestmark = pytest.mark.postgres

@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from fycli import EXIT_OK, EXIT_UNREACHABLE, cli
+from tests.pki import make_pki
 
 pytestmark = pytest.mark.skipif(
     shutil.which("openssl") is None and os.environ.get("CI") != "true",
@@ -26,22 +27,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory) -> Path:
     """A CA, and a certificate it signed for 127.0.0.1."""
-    d = tmp_path_factory.mktemp("pki")
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=fycli test CA",
-             "-keyout", "ca.key", "-out", "ca.pem", cwd=d)  # fmt: skip
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-             "-keyout", "server.key", "-out", "server.csr", cwd=d)  # fmt: skip
-    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-days", "2", "-extfile", "san.ext", "-out", "server.pem", cwd=d)  # fmt: skip
-    return d
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture
