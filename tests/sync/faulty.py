@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,9 +16,9 @@ import httpx
 
 
 @contextmanager
-def trickling_server(interval: float = 0.5) -> Iterator[str]:
-    """A server that answers every request with its headers at once, then one byte of the body
-    every ``interval`` seconds (of a body announced as 100,000 bytes). Yields its URL."""
+def socket_server(handle: Callable[[socket.socket, threading.Event], None]) -> Iterator[str]:
+    """A raw TCP server on 127.0.0.1: each accepted connection is handed to
+    ``handle(conn, stopping)`` in a thread of its own and closed after it. Yields its URL."""
     stop = threading.Event()
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.2)
@@ -26,22 +26,7 @@ def trickling_server(interval: float = 0.5) -> Iterator[str]:
     def serve(conn: socket.socket) -> None:
         with conn:
             conn.settimeout(5)
-            received = b""
-            while b"\r\n\r\n" not in received and len(received) < 65536:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                received += chunk
-            try:
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
-                )
-                for _ in range(100000):
-                    if stop.wait(interval):  # the trickle's pace; returns at once when stopping
-                        return
-                    conn.sendall(b" ")
-            except OSError:  # the client gave up: that is what the test wants
-                return
+            handle(conn, stop)
 
     def accept() -> None:
         while not stop.is_set():
@@ -61,6 +46,33 @@ def trickling_server(interval: float = 0.5) -> Iterator[str]:
         stop.set()
         thread.join(5)
         listener.close()
+
+
+@contextmanager
+def trickling_server(interval: float = 0.5) -> Iterator[str]:
+    """A server that answers every request with its headers at once, then one byte of the body
+    every ``interval`` seconds (of a body announced as 100,000 bytes). Yields its URL."""
+
+    def trickle(conn: socket.socket, stop: threading.Event) -> None:
+        received = b""
+        while b"\r\n\r\n" not in received and len(received) < 65536:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            received += chunk
+        try:
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+            )
+            for _ in range(100000):
+                if stop.wait(interval):  # the trickle's pace; returns at once when stopping
+                    return
+                conn.sendall(b" ")
+        except OSError:  # the client gave up: that is what the test wants
+            return
+
+    with socket_server(trickle) as url:
+        yield url
 
 
 class Proxy:

@@ -18,6 +18,7 @@ import pytest
 
 from fycli import EXIT_UNREACHABLE
 from tests.servers import CentralServer
+from tests.sync.faulty import socket_server
 from tests.test_cli_e2e import Liaison
 
 
@@ -34,33 +35,13 @@ def refusing_url() -> Iterator[str]:
 def hang_up_url() -> Iterator[str]:
     """A server that reads each request's first bytes and closes without a word: the request
     did leave, so its actions may have reached the platform."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.settimeout(0.2)
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(5)
-                with contextlib.suppress(OSError):
-                    conn.recv(65536)
+    def hang_up(conn: socket.socket, stopping: threading.Event) -> None:
+        with contextlib.suppress(OSError):
+            conn.recv(65536)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
+    with socket_server(hang_up) as url:
+        yield url
 
 
 def point_at(liaison: Liaison, url: str) -> None:
